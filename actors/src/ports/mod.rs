@@ -1,0 +1,8 @@
+//! Traits the shell (`warden` crate) implements for the actors: each names one outside
+//! thing an actor needs, and nothing here knows how it is done.
+
+pub mod bus;
+pub mod cache;
+
+pub use bus::{BusEvent, EventBus};
+pub use cache::{Cache, CacheError};

@@ -1,0 +1,185 @@
+//! The composition root: the only place that knows every concrete type. `main` and the
+//! integration tests both build the application through [`App::build`].
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use warden_actors::clock::{Clock, SystemClock};
+use warden_actors::login_limit::LoginLimitPolicy;
+use warden_actors::ports::BusEvent;
+use warden_actors::settings::RuntimeSettings;
+
+use crate::auth::{secrets, AgentTokenCache, TokenService, UserAuthCache};
+use crate::cache::CacheStack;
+use crate::config::{redact, Config};
+use crate::http::state::{AppState, Shared};
+use crate::storage::Db;
+use crate::telemetry::metrics::HttpMetrics;
+
+/// A built application: bound to its address, storage migrated, ready to serve.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    stack: CacheStack,
+    grace: Duration,
+}
+
+impl App {
+    /// Connects storage and cache, runs migrations, loads secrets and settings, and
+    /// binds the listen address.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let config = Arc::new(config);
+        let db = Db::connect(&config).await?;
+        db.migrate().await?;
+        tracing::info!(backend = db.backend(), url = %redact(&config.database_url()), "database ready");
+
+        let stack = CacheStack::connect(&config).await?;
+        let data_dir = &config.storage.data_dir;
+        let jwt_secret =
+            secrets::load_or_generate(data_dir, "jwt_secret", &config.auth.jwt_secret)?;
+        let token_key =
+            secrets::load_or_generate(data_dir, "token_key", &config.auth.token_hash_key)?;
+        let tokens = TokenService::new(
+            &jwt_secret,
+            chrono::Duration::minutes(config.auth.access_token_ttl_minutes),
+            chrono::Duration::days(config.auth.refresh_token_ttl_days),
+        );
+        let stored = db
+            .load_settings()
+            .await
+            .context("could not load runtime settings")?;
+        let (settings, _) = watch::channel(RuntimeSettings::from_stored(&stored));
+
+        let listener = TcpListener::bind(config.listen_addr())
+            .await
+            .with_context(|| format!("could not bind {}", config.server.listen))?;
+
+        let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+        let state = AppState::new(Shared {
+            login_policy: LoginLimitPolicy {
+                max_failures: config.auth.login_max_failures,
+                window_secs: config.auth.login_window_secs,
+            },
+            config,
+            db,
+            cache: Arc::clone(&stack.cache),
+            bus: Arc::clone(&stack.bus),
+            redis_connected: stack.redis_connected,
+            clock: Arc::new(SystemClock) as Arc<dyn Clock>,
+            tokens,
+            token_key: token_key.into_bytes(),
+            users: UserAuthCache::default(),
+            agent_tokens: AgentTokenCache::default(),
+            settings,
+            metrics: HttpMetrics::default(),
+            started: Instant::now(),
+        });
+        Ok(App {
+            listener,
+            state,
+            stack,
+            grace,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The shared state, for tests that inspect the store.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight
+    /// requests finish (up to `server.shutdown_grace_secs`) and closes the pools.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let App {
+            listener,
+            state,
+            stack,
+            grace,
+        } = self;
+        tracing::info!(address = %listener.local_addr()?, "warden listening");
+        let bus_task = tokio::spawn(follow_bus(state.clone()));
+
+        let (stopping_tx, mut stopping_rx) = watch::channel(false);
+        let app =
+            crate::http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(true);
+        });
+        let mut server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            res = &mut server => res.context("http server failed")?,
+            _ = async {
+                let _ = stopping_rx.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!("in-flight requests did not finish within the grace period"),
+        }
+        bus_task.abort();
+        state.db.close().await;
+        stack.close().await;
+        tracing::info!("warden stopped");
+        Ok(())
+    }
+}
+
+/// Applies events from other nodes (and this one) to the local caches and settings.
+async fn follow_bus(state: AppState) {
+    let mut rx = state.bus.subscribe();
+    loop {
+        match rx.recv().await {
+            Ok(BusEvent::UserChanged { user_id }) => state.users.invalidate(user_id),
+            Ok(BusEvent::AgentTokenRevoked { token_id }) => {
+                state.agent_tokens.invalidate_token(token_id)
+            }
+            Ok(BusEvent::SettingsChanged) => {
+                if let Err(e) = crate::http::v1::settings::reload(&state).await {
+                    tracing::warn!(error = %e, "could not reload settings after a change");
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "bus subscriber fell behind; caches expire on their own"
+                );
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("received SIGINT, shutting down"),
+        _ = terminate => tracing::info!("received SIGTERM, shutting down"),
+    }
+}

@@ -1,0 +1,104 @@
+//! Boot-time configuration: typed sections, loaded from the embedded defaults, an
+//! optional file and the environment (see `load`), then checked as a whole (see
+//! `validate`).
+
+mod load;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+pub use load::{LoadOptions, DEFAULT_TOML};
+pub use validate::redact;
+
+/// The whole boot-time configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub redis: RedisConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub body_limit_bytes: usize,
+    pub trust_forwarded_for: bool,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub max_connections: u32,
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    pub url: String,
+    pub required: bool,
+    pub key_prefix: String,
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub jwt_secret: String,
+    pub token_hash_key: String,
+    pub access_token_ttl_minutes: i64,
+    pub refresh_token_ttl_days: i64,
+    pub login_max_failures: u64,
+    pub login_window_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+impl Config {
+    /// The listen address; valid after `validate`.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.server
+            .listen
+            .parse()
+            .expect("listen address is checked by validate")
+    }
+
+    /// The database URL, defaulting to the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.storage.database_url.trim().is_empty() {
+            let path = self.storage.data_dir.join("warden.db");
+            format!("sqlite://{}", path.display())
+        } else {
+            self.storage.database_url.trim().to_string()
+        }
+    }
+
+    /// The Redis URL, if one is configured.
+    pub fn redis_url(&self) -> Option<&str> {
+        let url = self.redis.url.trim();
+        (!url.is_empty()).then_some(url)
+    }
+}

@@ -1,0 +1,62 @@
+//! The state every handler shares.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::watch;
+use warden_actors::clock::Clock;
+use warden_actors::login_limit::LoginLimitPolicy;
+use warden_actors::ports::{Cache, EventBus};
+use warden_actors::settings::RuntimeSettings;
+
+use crate::auth::{AgentTokenCache, TokenService, UserAuthCache};
+use crate::config::Config;
+use crate::storage::Db;
+use crate::telemetry::metrics::HttpMetrics;
+
+/// Cheap to clone; everything lives behind one `Arc`.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] holds.
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub cache: Arc<dyn Cache>,
+    pub bus: Arc<dyn EventBus>,
+    /// `None`: Redis not configured; `Some(false)`: configured, unreachable at start.
+    pub redis_connected: Option<bool>,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: TokenService,
+    /// Key of the agent-token hash.
+    pub token_key: Vec<u8>,
+    pub users: UserAuthCache,
+    pub agent_tokens: AgentTokenCache,
+    pub login_policy: LoginLimitPolicy,
+    /// The current runtime settings; owners subscribe to changes.
+    pub settings: watch::Sender<RuntimeSettings>,
+    pub metrics: HttpMetrics,
+    pub started: Instant,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl Shared {
+    /// The current runtime settings.
+    pub fn runtime_settings(&self) -> RuntimeSettings {
+        self.settings.borrow().clone()
+    }
+}

@@ -1,0 +1,13 @@
+//! `warden`: the process shell around `warden-actors` — configuration, the axum HTTP
+//! facade, sqlx storage, the cache and bus, credentials, telemetry and the CLI.
+
+pub mod app;
+pub mod auth;
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod storage;
+pub mod telemetry;
+
+pub use app::App;
