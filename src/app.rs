@@ -49,10 +49,7 @@ impl App {
             chrono::Duration::minutes(config.auth.access_token_ttl_minutes),
             chrono::Duration::days(config.auth.refresh_token_ttl_days),
         );
-        let stored = db
-            .load_settings()
-            .await
-            .context("could not load runtime settings")?;
+        let stored = db.load_settings().await.context("could not load runtime settings")?;
         let (settings, _) = watch::channel(RuntimeSettings::from_stored(&stored));
 
         let listener = TcpListener::bind(config.listen_addr())
@@ -79,19 +76,12 @@ impl App {
             metrics: HttpMetrics::default(),
             started: Instant::now(),
         });
-        Ok(App {
-            listener,
-            state,
-            stack,
-            grace,
-        })
+        Ok(App { listener, state, stack, grace })
     }
 
     /// The bound address (useful with port 0).
     pub fn address(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     /// The shared state, for tests that inspect the store.
@@ -105,12 +95,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let App {
-            listener,
-            state,
-            stack,
-            grace,
-        } = self;
+        let App { listener, state, stack, grace } = self;
         tracing::info!(address = %listener.local_addr()?, "warden listening");
         let bus_task = tokio::spawn(follow_bus(state.clone()));
 

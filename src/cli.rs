@@ -12,11 +12,7 @@ use crate::config::{Config, LoadOptions};
 use crate::storage::{is_unique_violation, Db};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "warden",
-    version,
-    about = "Self-hosted infrastructure supervision server"
-)]
+#[command(name = "warden", version, about = "Self-hosted infrastructure supervision server")]
 pub struct Cli {
     /// Configuration file (TOML) layered over the built-in defaults [env: WARDEN_CONFIG]
     #[arg(long, global = true, value_name = "FILE")]
@@ -114,27 +110,18 @@ async fn create_user(config: Config, args: UserCreateArgs) -> anyhow::Result<()>
         "--name: must have 1 to 100 characters"
     );
     check_password(&args.password).map_err(|m| anyhow::anyhow!("--password: {m}"))?;
-    let role: Role = args
-        .role
-        .parse()
-        .map_err(|m| anyhow::anyhow!("--role: {m}"))?;
+    let role: Role = args.role.parse().map_err(|m| anyhow::anyhow!("--role: {m}"))?;
     let db = Db::connect(&config).await?;
     db.migrate().await?;
     let hash = password::hash(args.password).await?;
-    let user = match db
-        .create_user(&email, name, &hash, Some(role), SystemClock.now())
-        .await
-    {
+    let user = match db.create_user(&email, name, &hash, Some(role), SystemClock.now()).await {
         Ok(u) => u,
         Err(e) if is_unique_violation(&e) => {
             anyhow::bail!("a user with email {email} already exists")
         }
         Err(e) => return Err(e.into()),
     };
-    println!(
-        "created user {} <{}> with role {}",
-        user.id, user.email, user.role
-    );
+    println!("created user {} <{}> with role {}", user.id, user.email, user.role);
     db.close().await;
     Ok(())
 }

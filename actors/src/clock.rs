@@ -30,32 +30,21 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
-        Self {
-            now: Arc::new(Mutex::new(start)),
-        }
+        Self { now: Arc::new(Mutex::new(start)) }
     }
 
     pub fn advance(&self, by: Duration) {
-        let mut now = self
-            .now
-            .lock()
-            .expect("manual clock mutex is never poisoned");
+        let mut now = self.now.lock().expect("manual clock mutex is never poisoned");
         *now += by;
     }
 
     pub fn set(&self, to: DateTime<Utc>) {
-        *self
-            .now
-            .lock()
-            .expect("manual clock mutex is never poisoned") = to;
+        *self.now.lock().expect("manual clock mutex is never poisoned") = to;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self
-            .now
-            .lock()
-            .expect("manual clock mutex is never poisoned")
+        *self.now.lock().expect("manual clock mutex is never poisoned")
     }
 }

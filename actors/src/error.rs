@@ -38,11 +38,7 @@ pub struct DomainError {
 
 impl DomainError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            retry_after_secs: None,
-        }
+        Self { kind, message: message.into(), retry_after_secs: None }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {

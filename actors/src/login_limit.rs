@@ -15,10 +15,7 @@ pub struct LoginLimitPolicy {
 
 impl Default for LoginLimitPolicy {
     fn default() -> Self {
-        Self {
-            max_failures: 10,
-            window_secs: 300,
-        }
+        Self { max_failures: 10, window_secs: 300 }
     }
 }
 
@@ -36,9 +33,7 @@ impl LoginLimitPolicy {
     /// left before that window ends.
     pub fn decide(&self, failures: u64, window_left_secs: u64) -> LoginDecision {
         if failures >= self.max_failures {
-            LoginDecision::Refuse {
-                retry_after_secs: window_left_secs.max(1),
-            }
+            LoginDecision::Refuse { retry_after_secs: window_left_secs.max(1) }
         } else {
             LoginDecision::Attempt
         }
@@ -59,23 +54,13 @@ mod tests {
         let p = LoginLimitPolicy::default();
         assert_eq!(p.decide(0, 300), LoginDecision::Attempt);
         assert_eq!(p.decide(9, 120), LoginDecision::Attempt);
-        assert_eq!(
-            p.decide(10, 120),
-            LoginDecision::Refuse {
-                retry_after_secs: 120
-            }
-        );
+        assert_eq!(p.decide(10, 120), LoginDecision::Refuse { retry_after_secs: 120 });
     }
 
     #[test]
     fn retry_after_is_never_zero() {
         let p = LoginLimitPolicy::default();
-        assert_eq!(
-            p.decide(50, 0),
-            LoginDecision::Refuse {
-                retry_after_secs: 1
-            }
-        );
+        assert_eq!(p.decide(50, 0), LoginDecision::Refuse { retry_after_secs: 1 });
     }
 
     #[test]

@@ -46,9 +46,7 @@ impl FromStr for Role {
             "admin" => Ok(Role::Admin),
             "operator" => Ok(Role::Operator),
             "viewer" => Ok(Role::Viewer),
-            other => Err(format!(
-                "role must be one of admin, operator, viewer (got '{other}')"
-            )),
+            other => Err(format!("role must be one of admin, operator, viewer (got '{other}')")),
         }
     }
 }

@@ -38,19 +38,13 @@ pub const CATALOG: &[SettingSpec] = &[
         key: "alert_check_interval",
         default: "60",
         description: "告警检查间隔(秒)",
-        kind: SettingType::Int {
-            min: 5,
-            max: 86_400,
-        },
+        kind: SettingType::Int { min: 5, max: 86_400 },
     },
     SettingSpec {
         key: "heartbeat_timeout",
         default: "120",
         description: "心跳超时时间(秒)",
-        kind: SettingType::Int {
-            min: 1,
-            max: 86_400,
-        },
+        kind: SettingType::Int { min: 1, max: 86_400 },
     },
     SettingSpec {
         key: "webhook_retry_count",
@@ -125,10 +119,7 @@ pub fn validate_update(
                 Ok(v) => {
                     accepted.insert(spec.key, v);
                 }
-                Err(message) => errors.push(SettingError {
-                    key: key.clone(),
-                    message,
-                }),
+                Err(message) => errors.push(SettingError { key: key.clone(), message }),
             },
         }
     }
@@ -192,8 +183,7 @@ mod tests {
     fn every_default_is_valid_for_its_own_type() {
         for spec in CATALOG {
             assert_eq!(
-                spec.canonicalize(&Value::String(spec.default.into()))
-                    .as_deref(),
+                spec.canonicalize(&Value::String(spec.default.into())).as_deref(),
                 Ok(spec.default),
                 "{}",
                 spec.key

@@ -29,28 +29,17 @@ pub struct UserAuthCache {
 
 impl UserAuthCache {
     pub fn get(&self, id: i64) -> Option<UserAuth> {
-        let map = self
-            .entries
-            .read()
-            .expect("auth cache lock is never poisoned");
-        map.get(&id)
-            .filter(|(_, at)| at.elapsed() < TTL)
-            .map(|(u, _)| u.clone())
+        let map = self.entries.read().expect("auth cache lock is never poisoned");
+        map.get(&id).filter(|(_, at)| at.elapsed() < TTL).map(|(u, _)| u.clone())
     }
 
     pub fn put(&self, user: UserAuth) {
-        let mut map = self
-            .entries
-            .write()
-            .expect("auth cache lock is never poisoned");
+        let mut map = self.entries.write().expect("auth cache lock is never poisoned");
         map.insert(user.id, (user, Instant::now()));
     }
 
     pub fn invalidate(&self, id: i64) {
-        self.entries
-            .write()
-            .expect("auth cache lock is never poisoned")
-            .remove(&id);
+        self.entries.write().expect("auth cache lock is never poisoned").remove(&id);
     }
 }
 
@@ -78,37 +67,19 @@ pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 impl AgentTokenCache {
     pub fn get(&self, hash: &str) -> Option<AgentTokenAuth> {
-        let map = self
-            .entries
-            .read()
-            .expect("token cache lock is never poisoned");
-        map.get(hash)
-            .filter(|e| e.fetched.elapsed() < TTL)
-            .map(|e| e.auth)
+        let map = self.entries.read().expect("token cache lock is never poisoned");
+        map.get(hash).filter(|e| e.fetched.elapsed() < TTL).map(|e| e.auth)
     }
 
     pub fn put(&self, hash: String, auth: AgentTokenAuth) {
-        let mut map = self
-            .entries
-            .write()
-            .expect("token cache lock is never poisoned");
+        let mut map = self.entries.write().expect("token cache lock is never poisoned");
         let last_touched = map.get(&hash).and_then(|e| e.last_touched);
-        map.insert(
-            hash,
-            TokenEntry {
-                auth,
-                fetched: Instant::now(),
-                last_touched,
-            },
-        );
+        map.insert(hash, TokenEntry { auth, fetched: Instant::now(), last_touched });
     }
 
     /// Whether `last_used_at` is due to be written for this token; marks it written.
     pub fn touch_due(&self, hash: &str) -> bool {
-        let mut map = self
-            .entries
-            .write()
-            .expect("token cache lock is never poisoned");
+        let mut map = self.entries.write().expect("token cache lock is never poisoned");
         match map.get_mut(hash) {
             Some(e) if e.last_touched.is_none_or(|t| t.elapsed() >= TOUCH_EVERY) => {
                 e.last_touched = Some(Instant::now());
@@ -120,10 +91,7 @@ impl AgentTokenCache {
     }
 
     pub fn invalidate_token(&self, token_id: i64) {
-        let mut map = self
-            .entries
-            .write()
-            .expect("token cache lock is never poisoned");
+        let mut map = self.entries.write().expect("token cache lock is never poisoned");
         map.retain(|_, e| e.auth.token_id != token_id);
     }
 }
@@ -135,12 +103,7 @@ mod tests {
     #[test]
     fn invalidated_entries_are_gone() {
         let users = UserAuthCache::default();
-        let u = UserAuth {
-            id: 1,
-            role: Role::Admin,
-            is_active: true,
-            token_version: 0,
-        };
+        let u = UserAuth { id: 1, role: Role::Admin, is_active: true, token_version: 0 };
         users.put(u.clone());
         assert_eq!(users.get(1), Some(u));
         users.invalidate(1);

@@ -112,14 +112,7 @@ impl TokenService {
             jti: claims.jti,
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(now + self.refresh_ttl),
         };
-        (
-            TokenPair {
-                access_token,
-                refresh_token,
-                token_type: "bearer".into(),
-            },
-            issued,
-        )
+        (TokenPair { access_token, refresh_token, token_type: "bearer".into() }, issued)
     }
 
     /// Checks signature, expiry and kind.
@@ -137,6 +130,8 @@ impl TokenService {
 
 #[cfg(test)]
 mod tests {
+    use warden_actors::clock::{Clock, SystemClock};
+
     use super::*;
 
     fn service() -> TokenService {
@@ -146,27 +141,23 @@ mod tests {
     #[test]
     fn issued_tokens_verify_as_their_own_kind_only() {
         let svc = service();
-        let (pair, refresh) = svc.issue(7, 3, Utc::now());
-        let access = svc
-            .verify(&pair.access_token, TokenKind::Access)
-            .expect("valid access token");
+        let (pair, refresh) = svc.issue(7, 3, SystemClock.now());
+        let access = svc.verify(&pair.access_token, TokenKind::Access).expect("valid access token");
         assert_eq!(access.user_id(), Some(7));
         assert_eq!(access.ver, 3);
         assert!(svc.verify(&pair.access_token, TokenKind::Refresh).is_none());
-        let r = svc
-            .verify(&pair.refresh_token, TokenKind::Refresh)
-            .expect("valid refresh token");
+        let r = svc.verify(&pair.refresh_token, TokenKind::Refresh).expect("valid refresh token");
         assert_eq!(r.jti, refresh.jti);
     }
 
     #[test]
     fn expired_and_foreign_tokens_are_rejected() {
         let svc = service();
-        let (pair, _) = svc.issue(1, 0, Utc::now() - Duration::hours(1));
+        let (pair, _) = svc.issue(1, 0, SystemClock.now() - Duration::hours(1));
         assert!(svc.verify(&pair.access_token, TokenKind::Access).is_none());
 
         let other = TokenService::new(&"t".repeat(32), Duration::minutes(30), Duration::days(7));
-        let (pair, _) = other.issue(1, 0, Utc::now());
+        let (pair, _) = other.issue(1, 0, SystemClock.now());
         assert!(svc.verify(&pair.access_token, TokenKind::Access).is_none());
         assert!(svc.verify("not.a.jwt", TokenKind::Access).is_none());
     }

@@ -15,18 +15,15 @@ pub use jwt::{Claims, TokenKind, TokenPair, TokenService};
 /// without spaces); returns the normalised (trimmed, lower-case) address.
 pub fn normalize_email(email: &str) -> Result<String, &'static str> {
     let email = email.trim();
-    let (local, domain) = email
-        .split_once('@')
-        .ok_or("value is not a valid email address: missing @")?;
+    let (local, domain) =
+        email.split_once('@').ok_or("value is not a valid email address: missing @")?;
     let ok_local = !local.is_empty() && local.len() <= 64 && !local.contains(char::is_whitespace);
     let ok_domain = domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
         && !domain.contains('@')
-        && domain
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
     if !ok_local || !ok_domain || email.len() > 254 {
         return Err("value is not a valid email address");
     }
@@ -40,9 +37,7 @@ pub const MIN_PASSWORD_LEN: usize = 8;
 pub fn check_password(password: &str) -> Result<(), String> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_LEN {
-        return Err(format!(
-            "String should have at least {MIN_PASSWORD_LEN} characters"
-        ));
+        return Err(format!("String should have at least {MIN_PASSWORD_LEN} characters"));
     }
     if n > 256 {
         return Err("String should have at most 256 characters".into());
@@ -56,10 +51,7 @@ mod tests {
 
     #[test]
     fn emails_are_checked_and_normalised() {
-        assert_eq!(
-            normalize_email(" Ops@Example.COM ").as_deref(),
-            Ok("ops@example.com")
-        );
+        assert_eq!(normalize_email(" Ops@Example.COM ").as_deref(), Ok("ops@example.com"));
         for bad in [
             "",
             "ops",

@@ -18,11 +18,7 @@ pub fn load_or_generate(data_dir: &Path, name: &str, configured: &str) -> anyhow
         let value = std::fs::read_to_string(&path)
             .with_context(|| format!("could not read {}", path.display()))?;
         let value = value.trim().to_string();
-        anyhow::ensure!(
-            value.len() >= 32,
-            "{} holds fewer than 32 characters",
-            path.display()
-        );
+        anyhow::ensure!(value.len() >= 32, "{} holds fewer than 32 characters", path.display());
         return Ok(value);
     }
     std::fs::create_dir_all(data_dir)
@@ -61,10 +57,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = load_or_generate(dir.path(), "jwt_secret", "").unwrap();
         assert_eq!(first.len(), 64);
-        assert_eq!(
-            load_or_generate(dir.path(), "jwt_secret", "").unwrap(),
-            first
-        );
+        assert_eq!(load_or_generate(dir.path(), "jwt_secret", "").unwrap(), first);
         assert_eq!(
             load_or_generate(dir.path(), "jwt_secret", "configured-value").unwrap(),
             "configured-value"
@@ -72,10 +65,8 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("jwt_secret"))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode =
+                std::fs::metadata(dir.path().join("jwt_secret")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

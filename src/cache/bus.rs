@@ -35,10 +35,7 @@ pub struct Bus {
 impl Bus {
     /// A bus for this process only.
     pub fn local() -> Bus {
-        Bus {
-            tx: broadcast::channel(CAPACITY).0,
-            remote: None,
-        }
+        Bus { tx: broadcast::channel(CAPACITY).0, remote: None }
     }
 
     /// A bus mirrored through Redis pub/sub. If the subscription cannot be set up the
@@ -65,7 +62,7 @@ impl Bus {
             return Bus { tx, remote: None };
         }
         // Resubscribe after reconnects.
-        let _ = subscriber.manage_subscriptions();
+        drop(subscriber.manage_subscriptions()); // detached task, ends with the client
         let mut messages = subscriber.message_rx();
         let local = tx.clone();
         let me = node.clone();
@@ -84,15 +81,8 @@ impl Bus {
                 }
             }
         });
-        let remote = RemoteBus {
-            client: redis.client.clone(),
-            channel,
-            node,
-        };
-        Bus {
-            tx,
-            remote: Some(Arc::new(remote)),
-        }
+        let remote = RemoteBus { client: redis.client.clone(), channel, node };
+        Bus { tx, remote: Some(Arc::new(remote)) }
     }
 }
 
@@ -102,10 +92,7 @@ impl EventBus for Bus {
         if let Some(remote) = &self.remote {
             let remote = Arc::clone(remote);
             tokio::spawn(async move {
-                let env = Envelope {
-                    node: remote.node.clone(),
-                    event,
-                };
+                let env = Envelope { node: remote.node.clone(), event };
                 let payload = serde_json::to_string(&env).expect("bus events serialise");
                 let res: Result<i64, Error> = remote.client.publish(&remote.channel, payload).await;
                 if let Err(e) = res {

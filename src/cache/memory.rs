@@ -29,9 +29,8 @@ impl MemoryCache {
         if map.len() > SWEEP_ABOVE {
             map.retain(|_, (_, expires)| *expires > now);
         }
-        let entry = map
-            .entry(key.to_string())
-            .or_insert((0, now + Duration::from_secs(window_secs)));
+        let entry =
+            map.entry(key.to_string()).or_insert((0, now + Duration::from_secs(window_secs)));
         if entry.1 <= now {
             *entry = (0, now + Duration::from_secs(window_secs));
         }
@@ -49,10 +48,7 @@ impl MemoryCache {
     }
 
     pub fn delete_now(&self, key: &str) {
-        self.counters
-            .lock()
-            .expect("cache mutex is never poisoned")
-            .remove(key);
+        self.counters.lock().expect("cache mutex is never poisoned").remove(key);
     }
 }
 

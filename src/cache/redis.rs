@@ -74,9 +74,7 @@ impl RedisCache {
         let pipe = self.client.pipeline();
         let _: () = pipe.incr(&key).await?;
         // NX: only a new counter gets an expiry, so the window starts at the first hit.
-        let _: () = pipe
-            .expire(&key, window_secs as i64, Some(ExpireOptions::NX))
-            .await?;
+        let _: () = pipe.expire(&key, window_secs as i64, Some(ExpireOptions::NX)).await?;
         let _: () = pipe.ttl(&key).await?;
         let (count, _, ttl): (i64, i64, i64) = pipe.all().await?;
         Ok((count.max(0) as u64, ttl.max(0) as u64))
@@ -131,11 +129,7 @@ impl Cache for RedisCache {
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
-        self.client
-            .ping::<String>(None)
-            .await
-            .map(|_| ())
-            .map_err(|e| CacheError(e.to_string()))
+        self.client.ping::<String>(None).await.map(|_| ()).map_err(|e| CacheError(e.to_string()))
     }
 
     fn backend(&self) -> &'static str {

@@ -27,10 +27,7 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// Options reading the real process environment.
     pub fn from_process_env() -> Self {
-        Self {
-            env: std::env::vars().collect(),
-            ..Self::default()
-        }
+        Self { env: std::env::vars().collect(), ..Self::default() }
     }
 }
 
@@ -49,10 +46,7 @@ impl Config {
         let mut builder =
             config::Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
 
-        let file = opts
-            .file
-            .clone()
-            .or_else(|| opts.env.get("WARDEN_CONFIG").map(PathBuf::from));
+        let file = opts.file.clone().or_else(|| opts.env.get("WARDEN_CONFIG").map(PathBuf::from));
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(format!("config file {} does not exist", path.display()));
@@ -78,15 +72,12 @@ impl Config {
 
         for (var, key) in SHORTHANDS {
             if let Some(value) = opts.env.get(*var) {
-                builder = builder
-                    .set_override(*key, value.clone())
-                    .map_err(|e| e.to_string())?;
+                builder = builder.set_override(*key, value.clone()).map_err(|e| e.to_string())?;
             }
         }
         if let Some(listen) = &opts.listen {
-            builder = builder
-                .set_override("server.listen", listen.clone())
-                .map_err(|e| e.to_string())?;
+            builder =
+                builder.set_override("server.listen", listen.clone()).map_err(|e| e.to_string())?;
         }
         if let Some(dir) = &opts.data_dir {
             builder = builder
@@ -94,12 +85,9 @@ impl Config {
                 .map_err(|e| e.to_string())?;
         }
 
-        let raw = builder
-            .build()
-            .map_err(|e| format!("invalid configuration: {e}"))?;
-        let config: Config = raw
-            .try_deserialize()
-            .map_err(|e| format!("invalid configuration: {e}"))?;
+        let raw = builder.build().map_err(|e| format!("invalid configuration: {e}"))?;
+        let config: Config =
+            raw.try_deserialize().map_err(|e| format!("invalid configuration: {e}"))?;
         config.validate().map_err(|problems| {
             let mut msg = String::from("invalid configuration:");
             for p in problems {
@@ -118,10 +106,7 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> LoadOptions {
         LoadOptions {
-            env: pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            env: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             ..LoadOptions::default()
         }
     }
@@ -178,11 +163,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("warden.toml");
         std::fs::write(&file, "[server]\nlisten_port = 1\n").expect("write");
-        let err = Config::load(&LoadOptions {
-            file: Some(file),
-            ..LoadOptions::default()
-        })
-        .expect_err("invalid");
+        let err = Config::load(&LoadOptions { file: Some(file), ..LoadOptions::default() })
+            .expect_err("invalid");
         assert!(err.contains("listen_port"), "{err}");
     }
 
@@ -191,5 +173,22 @@ mod tests {
         let err = Config::load(&env(&[("WARDEN_CONFIG", "/nonexistent/warden.toml")]))
             .expect_err("invalid");
         assert!(err.contains("/nonexistent/warden.toml"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod readme {
+    /// README's configuration table must list every key of `config/default.toml`.
+    #[test]
+    fn readme_documents_every_configuration_key() {
+        let readme = include_str!("../../README.md");
+        let table: toml::Table = super::DEFAULT_TOML.parse().expect("default.toml parses");
+        for (section, keys) in table {
+            let keys = keys.as_table().expect("top level holds only sections").clone();
+            for key in keys.keys() {
+                let name = format!("`{section}.{key}`");
+                assert!(readme.contains(&name), "README.md does not document {name}");
+            }
+        }
     }
 }

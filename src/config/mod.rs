@@ -80,10 +80,7 @@ pub struct LogConfig {
 impl Config {
     /// The listen address; valid after `validate`.
     pub fn listen_addr(&self) -> SocketAddr {
-        self.server
-            .listen
-            .parse()
-            .expect("listen address is checked by validate")
+        self.server.listen.parse().expect("listen address is checked by validate")
     }
 
     /// The database URL, defaulting to the SQLite file in the data directory.

@@ -16,10 +16,7 @@ impl Config {
 
         check(
             self.server.listen.parse::<SocketAddr>().is_ok(),
-            format!(
-                "server.listen: '{}' is not an address like 0.0.0.0:8001",
-                self.server.listen
-            ),
+            format!("server.listen: '{}' is not an address like 0.0.0.0:8001", self.server.listen),
         );
         check(
             self.server.body_limit_bytes >= 1024,
@@ -46,10 +43,7 @@ impl Config {
         if let Some(url) = self.redis_url() {
             check(
                 url.starts_with("redis://") || url.starts_with("rediss://"),
-                format!(
-                    "redis.url: '{}' must start with redis:// or rediss://",
-                    redact(url)
-                ),
+                format!("redis.url: '{}' must start with redis:// or rediss://", redact(url)),
             );
         }
         check(
@@ -81,14 +75,8 @@ impl Config {
             "auth.login_window_secs: must be between 1 and 86400".into(),
         );
         check(
-            self.log
-                .filter
-                .parse::<tracing_subscriber::EnvFilter>()
-                .is_ok(),
-            format!(
-                "log.filter: '{}' is not a valid filter directive",
-                self.log.filter
-            ),
+            self.log.filter.parse::<tracing_subscriber::EnvFilter>().is_ok(),
+            format!("log.filter: '{}' is not a valid filter directive", self.log.filter),
         );
 
         if problems.is_empty() {
@@ -105,12 +93,9 @@ pub fn redact(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
             match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
+                Some(colon) => {
+                    format!("{}{}:***{}", &url[..scheme_end + 3], &userinfo[..colon], &url[at..])
+                }
                 None => url.to_string(),
             }
         }

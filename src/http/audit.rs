@@ -18,14 +18,7 @@ pub struct Audit {
 
 impl Audit {
     pub fn new(user_id: Option<i64>, action: &'static str, resource_type: &'static str) -> Self {
-        Audit {
-            user_id,
-            action,
-            resource_type,
-            resource_id: None,
-            detail: None,
-            ip: None,
-        }
+        Audit { user_id, action, resource_type, resource_id: None, detail: None, ip: None }
     }
 
     pub fn resource(mut self, id: i64) -> Self {

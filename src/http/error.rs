@@ -37,12 +37,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            fields: Vec::new(),
-            retry_after: None,
-        }
+        Self { status, message: message.into(), fields: Vec::new(), retry_after: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -68,22 +63,14 @@ impl ApiError {
     /// A 422 with the given problems.
     pub fn validation(fields: Vec<FieldError>) -> Self {
         let message = fields.first().map(|f| f.msg.clone()).unwrap_or_default();
-        Self {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            message,
-            fields,
-            retry_after: None,
-        }
+        Self { status: StatusCode::UNPROCESSABLE_ENTITY, message, fields, retry_after: None }
     }
 
     /// A 422 for one field. `loc` is like `["body", "email"]`.
     pub fn field(loc: &[&str], kind: &str, msg: impl Into<String>) -> Self {
         Self::validation(vec![FieldError {
             kind: kind.into(),
-            loc: loc
-                .iter()
-                .map(|s| Value::String((*s).to_string()))
-                .collect(),
+            loc: loc.iter().map(|s| Value::String((*s).to_string())).collect(),
             msg: msg.into(),
         }])
     }
@@ -149,8 +136,7 @@ impl IntoResponse for ApiError {
         };
         let mut res = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res.extensions_mut().insert(self);
         res
@@ -195,18 +181,12 @@ impl ApiError {
                     json!({ "field": field, "message": f.msg })
                 })
                 .collect();
-            (
-                StatusCode::BAD_REQUEST,
-                "参数验证失败".to_string(),
-                Some(Value::Array(details)),
-            )
+            (StatusCode::BAD_REQUEST, "参数验证失败".to_string(), Some(Value::Array(details)))
         } else {
             match self.status {
-                StatusCode::UNAUTHORIZED => (
-                    self.status,
-                    "未认证".to_string(),
-                    Some(json!({ "reason": self.message })),
-                ),
+                StatusCode::UNAUTHORIZED => {
+                    (self.status, "未认证".to_string(), Some(json!({ "reason": self.message })))
+                }
                 StatusCode::INTERNAL_SERVER_ERROR => {
                     (self.status, "服务器内部错误".to_string(), None)
                 }
@@ -219,8 +199,7 @@ impl ApiError {
         }
         let mut res = (status, Json(json!({ "success": false, "error": error }))).into_response();
         if let Some(secs) = self.retry_after {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }
@@ -241,10 +220,7 @@ mod tests {
     use super::*;
 
     async fn body(res: Response) -> Value {
-        let bytes = http_body_util::BodyExt::collect(res.into_body())
-            .await
-            .unwrap()
-            .to_bytes();
+        let bytes = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
         serde_json::from_slice(&bytes).unwrap()
     }
 

@@ -46,11 +46,7 @@ fn field_error(root: &str, path: &serde_path_to_error::Path, msg: &str) -> Field
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or_default();
         location.push(Value::String(name.to_string()));
-        return FieldError {
-            kind: "missing".into(),
-            loc: location,
-            msg: "Field required".into(),
-        };
+        return FieldError { kind: "missing".into(), loc: location, msg: "Field required".into() };
     }
     let kind = if msg.starts_with("invalid type") {
         "type_error"
@@ -61,11 +57,7 @@ fn field_error(root: &str, path: &serde_path_to_error::Path, msg: &str) -> Field
     };
     // Drop serde_json's " at line L column C" suffix: the location says where.
     let msg = msg.split(" at line ").next().unwrap_or(msg);
-    FieldError {
-        kind: kind.into(),
-        loc: location,
-        msg: msg.to_string(),
-    }
+    FieldError { kind: kind.into(), loc: location, msg: msg.to_string() }
 }
 
 /// A JSON body; malformed JSON, wrong types and missing fields are 422 with the
@@ -81,18 +73,16 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e: BytesRejection| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "request body is larger than the configured limit",
-                    )
-                } else {
-                    ApiError::bad_request(format!("could not read request body: {e}"))
-                }
-            })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body is larger than the configured limit",
+                )
+            } else {
+                ApiError::bad_request(format!("could not read request body: {e}"))
+            }
+        })?;
         parse_json(&bytes).map(AppJson)
     }
 }
@@ -118,11 +108,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                     msg: format!("JSON decode error: {inner}"),
                 }]));
             }
-            Err(ApiError::validation(vec![field_error(
-                "body",
-                err.path(),
-                &inner.to_string(),
-            )]))
+            Err(ApiError::validation(vec![field_error("body", err.path(), &inner.to_string())]))
         }
     }
 }
@@ -141,15 +127,9 @@ where
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize::<_, T>(de)
-            .map(AppQuery)
-            .map_err(|err| {
-                ApiError::validation(vec![field_error(
-                    "query",
-                    err.path(),
-                    &err.inner().to_string(),
-                )])
-            })
+        serde_path_to_error::deserialize::<_, T>(de).map(AppQuery).map_err(|err| {
+            ApiError::validation(vec![field_error("query", err.path(), &err.inner().to_string())])
+        })
     }
 }
 
@@ -170,42 +150,47 @@ where
         match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(v)) => Ok(AppPath(v)),
             Err(PathRejection::FailedToDeserializePathParams(e)) => {
-                let (name, msg) = match e.kind() {
-                    PathErr::ParseErrorAtKey {
-                        key,
-                        value,
-                        expected_type,
-                    } => (
-                        key.clone(),
+                let (key, msg) = match e.kind() {
+                    PathErr::ParseErrorAtKey { key, value, expected_type } => (
+                        Some(key.clone()),
                         format!(
                             "Input should be a valid {expected_type}, unable to parse '{value}'"
                         ),
                     ),
-                    PathErr::ParseError {
-                        value,
-                        expected_type,
-                    } => (
-                        String::new(),
+                    PathErr::ParseError { value, expected_type }
+                    | PathErr::ParseErrorAtIndex { value, expected_type, .. } => (
+                        None,
                         format!(
                             "Input should be a valid {expected_type}, unable to parse '{value}'"
                         ),
                     ),
-                    other => (String::new(), other.to_string()),
+                    other => (None, other.to_string()),
+                };
+                let key = match key {
+                    Some(k) => Some(k),
+                    None => sole_param_name(parts, state).await,
                 };
                 let mut location = vec!["path".to_string()];
-                if !name.is_empty() {
-                    location.push(name);
-                }
+                location.extend(key);
                 Err(ApiError::validation(vec![FieldError {
                     kind: "type_error".into(),
                     loc: loc(location),
                     msg,
                 }]))
             }
-            Err(other) => Err(ApiError::internal(format!(
-                "path extraction failed: {other}"
-            ))),
+            Err(other) => Err(ApiError::internal(format!("path extraction failed: {other}"))),
         }
+    }
+}
+
+/// The route's path parameter name when it has exactly one (axum names the parameter
+/// in its error only when a route has several).
+async fn sole_param_name<S: Send + Sync>(parts: &mut Parts, state: &S) -> Option<String> {
+    let params = axum::extract::RawPathParams::from_request_parts(parts, state).await.ok()?;
+    let names: Vec<String> = params.iter().map(|(k, _)| k.to_string()).collect();
+    match names.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
     }
 }
 
@@ -266,10 +251,8 @@ impl FromRequestParts<AppState> for ClientIp {
                 return Ok(ClientIp(Some(first.to_string())));
             }
         }
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ci| ci.0.ip().to_string());
+        let peer =
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip().to_string());
         Ok(ClientIp(peer))
     }
 }
@@ -278,10 +261,7 @@ impl FromRequestParts<AppState> for ClientIp {
 pub fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 /// A logged-in user (valid access JWT, active account, current token version).
@@ -308,9 +288,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, Api
         .tokens
         .verify(token, TokenKind::Access)
         .ok_or_else(|| ApiError::unauthorized("Invalid token"))?;
-    let id = claims
-        .user_id()
-        .ok_or_else(|| ApiError::unauthorized("Invalid token"))?;
+    let id = claims.user_id().ok_or_else(|| ApiError::unauthorized("Invalid token"))?;
     let user = user_auth(state, id).await?;
     match user {
         Some(u) if u.is_active && u.token_version == claims.ver => {
@@ -416,9 +394,7 @@ pub async fn authenticate_agent(state: &AppState, token: &str) -> Result<AgentAu
             }
         });
     }
-    Ok(AgentAuth {
-        token_id: auth.token_id,
-    })
+    Ok(AgentAuth { token_id: auth.token_id })
 }
 
 impl FromRequestParts<AppState> for AgentAuth {

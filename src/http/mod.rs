@@ -39,10 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::router())
         .route("/api/v1/openapi.json", get(openapi::serve))
         .merge(bot)
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            record_metrics,
-        ))
+        .route_layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -62,12 +59,7 @@ async fn record_metrics(State(state): State<AppState>, req: Request, next: Next)
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let res = next.run(req).await;
-    state.metrics.observe(
-        method.as_str(),
-        &route,
-        res.status().as_u16(),
-        started.elapsed(),
-    );
+    state.metrics.observe(method.as_str(), &route, res.status().as_u16(), started.elapsed());
     res
 }
 
@@ -80,15 +72,10 @@ fn render_for(path: &str, err: ApiError) -> Response {
 }
 
 async fn not_found(State(state): State<AppState>, method: Method, uri: Uri) -> Response {
-    state
-        .metrics
-        .observe(method.as_str(), "unmatched", 404, std::time::Duration::ZERO);
+    state.metrics.observe(method.as_str(), "unmatched", 404, std::time::Duration::ZERO);
     render_for(uri.path(), ApiError::not_found("Not Found"))
 }
 
 async fn method_not_allowed(uri: Uri) -> Response {
-    render_for(
-        uri.path(),
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
-    )
+    render_for(uri.path(), ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"))
 }

@@ -53,11 +53,7 @@ impl Db {
         if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(&url)
                 .with_context(|| format!("could not parse database url {url}"))?;
-            if let Some(dir) = opts
-                .get_filename()
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
+            if let Some(dir) = opts.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
                 create_dir(dir)?;
             }
             let opts = opts
@@ -121,8 +117,7 @@ fn create_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Whether the error is a violation of a unique constraint.
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
+    err.as_database_error().is_some_and(|e| e.is_unique_violation())
 }
 
 /// One page of a list and the total count without paging.

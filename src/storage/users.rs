@@ -84,9 +84,7 @@ impl Db {
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 // Serialises first-user decisions across concurrent registrations.
-                sqlx::query("SELECT pg_advisory_xact_lock(727001)")
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(727001)").execute(&mut *tx).await?;
                 let row = sqlx::query_as(&sql)
                     .bind(email)
                     .bind(name)

@@ -11,9 +11,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-];
+const BUCKETS: [f64; 12] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 #[derive(Debug, Default, Clone)]
 struct Histogram {
@@ -53,9 +52,7 @@ impl HttpMetrics {
     /// cardinality), never the raw path.
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let mut s = self.series.lock().expect("metrics mutex is never poisoned");
-        *s.requests
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default() += 1;
+        *s.requests.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
         s.latency
             .entry((method.to_string(), route.to_string()))
             .or_default()
@@ -66,17 +63,8 @@ impl HttpMetrics {
     pub fn render(&self, version: &str, start_time_secs: f64) -> String {
         let s = self.series.lock().expect("metrics mutex is never poisoned");
         let mut out = String::with_capacity(4096);
-        family(
-            &mut out,
-            "warden_build_info",
-            "gauge",
-            "Build information; the value is always 1.",
-        );
-        let _ = writeln!(
-            out,
-            "warden_build_info{{version=\"{}\"}} 1",
-            escape(version)
-        );
+        family(&mut out, "warden_build_info", "gauge", "Build information; the value is always 1.");
+        let _ = writeln!(out, "warden_build_info{{version=\"{}\"}} 1", escape(version));
         family(
             &mut out,
             "process_start_time_seconds",
@@ -119,16 +107,9 @@ impl HttpMetrics {
                 "warden_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(
-                out,
-                "warden_http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "warden_http_request_duration_seconds_count{{{labels}}} {}",
-                h.count
-            );
+            let _ = writeln!(out, "warden_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
+            let _ =
+                writeln!(out, "warden_http_request_duration_seconds_count{{{labels}}} {}", h.count);
         }
         out
     }
@@ -142,10 +123,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// Escapes a label value: backslash, double quote and newline.
 fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 #[cfg(test)]

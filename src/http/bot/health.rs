@@ -27,11 +27,7 @@ pub struct Health {
 /// Liveness.
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health)))]
 pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
-    Json(Health {
-        status: "healthy",
-        version: VERSION,
-        uptime: state.started.elapsed().as_secs(),
-    })
+    Json(Health { status: "healthy", version: VERSION, uptime: state.started.elapsed().as_secs() })
 }
 
 /// Warden's own metrics, Prometheus text format 0.0.4.
@@ -40,13 +36,8 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let start =
         state.clock.now() - chrono::Duration::from_std(state.started.elapsed()).unwrap_or_default();
-    let text = state
-        .metrics
-        .render(VERSION, start.timestamp_millis() as f64 / 1000.0);
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        text,
-    )
+    let text = state.metrics.render(VERSION, start.timestamp_millis() as f64 / 1000.0);
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
 
 /// How long a dependency may take to answer a status ping.
@@ -57,10 +48,8 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 #[utoipa::path(get, path = "/api/status", tag = "system", security(("bearer" = [])),
     responses((status = 200, description = "{success, data: {status, version, uptime, active_incidents, pending_approvals, plugins_loaded, llm_status, database_status, redis_status}}")))]
 pub async fn status(State(state): State<AppState>, _user: AuthUser) -> Json<Value> {
-    let database_ok = matches!(
-        tokio::time::timeout(PING_TIMEOUT, state.db.ping()).await,
-        Ok(Ok(()))
-    );
+    let database_ok =
+        matches!(tokio::time::timeout(PING_TIMEOUT, state.db.ping()).await, Ok(Ok(())));
     let redis_status = match state.redis_connected {
         None => "not_configured",
         Some(false) => "disconnected",

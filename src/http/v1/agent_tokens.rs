@@ -77,13 +77,7 @@ pub async fn create(
     let hash = agent_token::hash(&state.token_key, &token);
     let row = state
         .db
-        .create_agent_token(
-            name,
-            &hash,
-            &agent_token::prefix(&token),
-            admin.id,
-            state.clock.now(),
-        )
+        .create_agent_token(name, &hash, &agent_token::prefix(&token), admin.id, state.clock.now())
         .await?;
     audit(
         &state,
@@ -93,13 +87,7 @@ pub async fn create(
             .detail(json!({"name": row.name, "token_prefix": row.token_prefix})),
     )
     .await;
-    Ok((
-        StatusCode::CREATED,
-        Json(AgentTokenCreated {
-            token_info: row.into(),
-            token,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(AgentTokenCreated { token_info: row.into(), token })))
 }
 
 /// Every token, newest first, without the token values.
@@ -109,15 +97,7 @@ pub async fn list(
     State(state): State<AppState>,
     _admin: AdminUser,
 ) -> Result<Json<Vec<AgentTokenOut>>, ApiError> {
-    Ok(Json(
-        state
-            .db
-            .list_agent_tokens()
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
+    Ok(Json(state.db.list_agent_tokens().await?.into_iter().map(Into::into).collect()))
 }
 
 /// Revoke a token (soft): it is rejected from the next request on.
@@ -135,9 +115,7 @@ pub async fn revoke(
         .await?
         .ok_or_else(|| ApiError::not_found("Token not found"))?;
     state.agent_tokens.invalidate_token(id);
-    state
-        .bus
-        .publish(BusEvent::AgentTokenRevoked { token_id: id });
+    state.bus.publish(BusEvent::AgentTokenRevoked { token_id: id });
     audit(
         &state,
         Audit::new(Some(admin.id), "revoke_agent_token", "agent_token")

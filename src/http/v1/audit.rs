@@ -68,11 +68,7 @@ pub async fn list(
     _admin: AdminUser,
     AppQuery(q): AppQuery<AuditQuery>,
 ) -> Result<Json<AuditList>, ApiError> {
-    let (page, page_size) = PageQuery {
-        page: q.page,
-        page_size: q.page_size,
-    }
-    .resolve(20, 100)?;
+    let (page, page_size) = PageQuery { page: q.page, page_size: q.page_size }.resolve(20, 100)?;
     let filter = AuditFilter {
         user_id: q.user_id,
         action: q.action.filter(|s| !s.is_empty()),

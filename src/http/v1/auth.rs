@@ -92,10 +92,7 @@ pub fn check_new_password(field: &str, pw: &str) -> Result<(), ApiError> {
 async fn issue_tokens(state: &AppState, user_id: i64, version: i64) -> Result<TokenPair, ApiError> {
     let now = state.clock.now();
     let (pair, refresh) = state.tokens.issue(user_id, version, now);
-    state
-        .db
-        .insert_refresh_token(&refresh.jti, user_id, refresh.expires_at, now)
-        .await?;
+    state.db.insert_refresh_token(&refresh.jti, user_id, refresh.expires_at, now).await?;
     Ok(pair)
 }
 
@@ -116,14 +113,8 @@ pub async fn register(
             "Self-registration is disabled; ask an admin to create your account",
         ));
     }
-    let hash = password::hash(body.password)
-        .await
-        .map_err(ApiError::internal)?;
-    let user = match state
-        .db
-        .create_user(&email, &name, &hash, None, state.clock.now())
-        .await
-    {
+    let hash = password::hash(body.password).await.map_err(ApiError::internal)?;
+    let user = match state.db.create_user(&email, &name, &hash, None, state.clock.now()).await {
         Ok(u) => u,
         Err(e) if is_unique_violation(&e) => {
             return Err(ApiError::conflict("Email already registered"))
@@ -165,21 +156,15 @@ pub async fn login(
 
     let user = state.db.user_by_email(&email).await?;
     let known = user.as_ref().map(|u| u.id);
-    let phc = user.as_ref().map_or_else(
-        || password::dummy_hash().to_string(),
-        |u| u.hashed_password.clone(),
-    );
+    let phc = user
+        .as_ref()
+        .map_or_else(|| password::dummy_hash().to_string(), |u| u.hashed_password.clone());
     let ok = password::verify(body.password, phc).await && user.is_some();
     let Some(user) = user.filter(|_| ok) else {
-        let _ = state
-            .cache
-            .incr_window(&key, state.login_policy.window_secs)
-            .await;
+        let _ = state.cache.incr_window(&key, state.login_policy.window_secs).await;
         audit(
             &state,
-            Audit::new(known, "login_failed", "user")
-                .ip(&ip)
-                .detail(json!({"email": email})),
+            Audit::new(known, "login_failed", "user").ip(&ip).detail(json!({"email": email})),
         )
         .await;
         return Err(ApiError::unauthorized("Invalid credentials"));
@@ -196,16 +181,8 @@ pub async fn login(
         return Err(ApiError::forbidden("Account disabled"));
     }
     let _ = state.cache.delete(&key).await;
-    audit(
-        &state,
-        Audit::new(Some(user.id), "login", "user")
-            .resource(user.id)
-            .ip(&ip),
-    )
-    .await;
-    Ok(Json(
-        issue_tokens(&state, user.id, user.token_version).await?,
-    ))
+    audit(&state, Audit::new(Some(user.id), "login", "user").resource(user.id).ip(&ip)).await;
+    Ok(Json(issue_tokens(&state, user.id, user.token_version).await?))
 }
 
 /// Trade a refresh token for a new pair; the old refresh token stops working.
@@ -216,10 +193,8 @@ pub async fn refresh(
     AppJson(body): AppJson<RefreshIn>,
 ) -> Result<Json<TokenPair>, ApiError> {
     let invalid = || ApiError::unauthorized("Invalid refresh token");
-    let claims = state
-        .tokens
-        .verify(&body.refresh_token, TokenKind::Refresh)
-        .ok_or_else(invalid)?;
+    let claims =
+        state.tokens.verify(&body.refresh_token, TokenKind::Refresh).ok_or_else(invalid)?;
     let id = claims.user_id().ok_or_else(invalid)?;
     let user = user_auth(&state, id).await?.filter(|u| u.is_active);
     let Some(user) = user else {
@@ -228,11 +203,7 @@ pub async fn refresh(
     if user.token_version != claims.ver {
         return Err(invalid());
     }
-    if !state
-        .db
-        .consume_refresh_token(&claims.jti, id, state.clock.now())
-        .await?
-    {
+    if !state.db.consume_refresh_token(&claims.jti, id, state.clock.now()).await? {
         return Err(invalid());
     }
     Ok(Json(issue_tokens(&state, id, user.token_version).await?))

@@ -18,19 +18,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/me", get(auth::me))
         .route("/api/v1/users", get(users::list).post(users::create))
-        .route(
-            "/api/v1/users/{id}",
-            get(users::get_one).put(users::update).delete(users::remove),
-        )
+        .route("/api/v1/users/{id}", get(users::get_one).put(users::update).delete(users::remove))
         .route("/api/v1/users/{id}/password", put(users::reset_password))
-        .route(
-            "/api/v1/agent-tokens",
-            get(agent_tokens::list).post(agent_tokens::create),
-        )
+        .route("/api/v1/agent-tokens", get(agent_tokens::list).post(agent_tokens::create))
         .route("/api/v1/agent-tokens/{id}", delete(agent_tokens::revoke))
-        .route(
-            "/api/v1/settings",
-            get(settings::get_all).put(settings::update),
-        )
+        .route("/api/v1/settings", get(settings::get_all).put(settings::update))
         .route("/api/v1/audit-logs", get(audit::list))
 }

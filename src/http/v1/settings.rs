@@ -34,17 +34,8 @@ pub async fn get_all(
     let out = CATALOG
         .iter()
         .map(|spec| {
-            let value = stored
-                .get(spec.key)
-                .cloned()
-                .unwrap_or_else(|| spec.default.to_string());
-            (
-                spec.key,
-                SettingOut {
-                    value,
-                    description: spec.description.to_string(),
-                },
-            )
+            let value = stored.get(spec.key).cloned().unwrap_or_else(|| spec.default.to_string());
+            (spec.key, SettingOut { value, description: spec.description.to_string() })
         })
         .collect();
     Ok(Json(out))
@@ -74,18 +65,13 @@ pub async fn update(
         )
     })?;
     if !accepted.is_empty() {
-        state
-            .db
-            .save_settings(&accepted, admin.id, state.clock.now())
-            .await?;
+        state.db.save_settings(&accepted, admin.id, state.clock.now()).await?;
         reload(&state).await?;
         state.bus.publish(BusEvent::SettingsChanged);
     }
     audit(
         &state,
-        Audit::new(Some(admin.id), "update_settings", "settings")
-            .ip(&ip)
-            .detail(json!(accepted)),
+        Audit::new(Some(admin.id), "update_settings", "settings").ip(&ip).detail(json!(accepted)),
     )
     .await;
     Ok(Json(json!({"status": "ok"})))
@@ -94,8 +80,6 @@ pub async fn update(
 /// Reads the settings from the store and tells every subscriber on this node.
 pub async fn reload(state: &AppState) -> Result<(), sqlx::Error> {
     let stored = state.db.load_settings().await?;
-    state
-        .settings
-        .send_replace(RuntimeSettings::from_stored(&stored));
+    state.settings.send_replace(RuntimeSettings::from_stored(&stored));
     Ok(())
 }

@@ -51,8 +51,7 @@ pub struct PasswordReset {
 }
 
 fn parse_role(role: &str) -> Result<Role, ApiError> {
-    role.parse()
-        .map_err(|_| ApiError::bad_request(ROLE_MESSAGE))
+    role.parse().map_err(|_| ApiError::bad_request(ROLE_MESSAGE))
 }
 
 /// Drops cached credentials of a user here and on every other node.
@@ -93,13 +92,8 @@ pub async fn create(
     let name = check_name(&body.name)?;
     check_new_password("password", &body.password)?;
     let role = parse_role(body.role.as_deref().unwrap_or("viewer"))?;
-    let hash = password::hash(body.password)
-        .await
-        .map_err(ApiError::internal)?;
-    let user = match state
-        .db
-        .create_user(&email, &name, &hash, Some(role), state.clock.now())
-        .await
+    let hash = password::hash(body.password).await.map_err(ApiError::internal)?;
+    let user = match state.db.create_user(&email, &name, &hash, Some(role), state.clock.now()).await
     {
         Ok(u) => u,
         Err(e) if is_unique_violation(&e) => return Err(ApiError::conflict("邮箱已被注册")),
@@ -124,11 +118,7 @@ pub async fn get_one(
     _admin: AdminUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<Json<UserOut>, ApiError> {
-    let user = state
-        .db
-        .user_by_id(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    let user = state.db.user_by_id(id).await?.ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
     Ok(Json(user.into()))
 }
 
@@ -160,10 +150,7 @@ pub async fn update(
         detail.insert("is_active".into(), Value::Bool(active));
         changes.is_active = Some(active);
     }
-    let user = state
-        .db
-        .update_user(id, &changes, state.clock.now())
-        .await?;
+    let user = state.db.update_user(id, &changes, state.clock.now()).await?;
     user_changed(&state, id);
     audit(
         &state,
@@ -219,21 +206,13 @@ pub async fn reset_password(
     if state.db.user_by_id(id).await?.is_none() {
         return Err(ApiError::not_found(NOT_FOUND));
     }
-    let hash = password::hash(body.new_password)
-        .await
-        .map_err(ApiError::internal)?;
+    let hash = password::hash(body.new_password).await.map_err(ApiError::internal)?;
     state
         .db
         .set_password(id, &hash, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
     user_changed(&state, id);
-    audit(
-        &state,
-        Audit::new(Some(admin.id), "reset_password", "user")
-            .resource(id)
-            .ip(&ip),
-    )
-    .await;
+    audit(&state, Audit::new(Some(admin.id), "reset_password", "user").resource(id).ip(&ip)).await;
     Ok(Json(json!({"status": "ok"})))
 }

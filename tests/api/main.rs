@@ -1,0 +1,13 @@
+//! One integration-test binary: every area is a module, every test runs against every
+//! available backend (SQLite always; PostgreSQL and Redis when `TEST_DATABASE_URL` and
+//! `TEST_REDIS_URL` are set).
+
+mod support;
+
+mod agent_tokens;
+mod audit;
+mod auth;
+mod errors;
+mod health;
+mod settings;
+mod users;
