@@ -14,15 +14,27 @@
 //! └── infrastructure actors: writer, retention, schedulers, broadcaster
 //! ```
 //!
-//! What exists today: the closed error vocabulary ([`error`]), the clock port
-//! ([`clock`]), the runtime settings catalog ([`settings`]), the role model
-//! ([`role`]) and the login throttling policy ([`login_limit`]).
+//! Host and service actors are built (see [`host`], [`service`], [`root`]); rules,
+//! remediation and notification actors come with their issues. Alongside the actors:
+//! the closed error vocabulary ([`error`]), the clock port ([`clock`]), the runtime
+//! settings catalog ([`settings`]), roles ([`role`]) and login throttling
+//! ([`login_limit`]).
 
+pub mod broadcast;
 pub mod clock;
+pub mod deps;
 pub mod error;
+pub mod host;
+pub mod ids;
+pub mod live;
 pub mod login_limit;
+pub mod model;
 pub mod ports;
+pub mod registry;
 pub mod role;
+pub mod root;
+pub mod service;
 pub mod settings;
+pub mod supervision;
 
 pub use error::{DomainError, ErrorKind};

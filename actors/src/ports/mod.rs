@@ -3,6 +3,8 @@
 
 pub mod bus;
 pub mod cache;
+pub mod store;
 
 pub use bus::{BusEvent, EventBus};
 pub use cache::{Cache, CacheError};
+pub use store::{ActorStore, StoreError};

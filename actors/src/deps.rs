@@ -1,0 +1,41 @@
+//! What every host and service actor needs from the outside, shared by reference.
+
+use std::sync::Arc;
+
+use crate::broadcast::Broadcaster;
+use crate::clock::Clock;
+use crate::ports::ActorStore;
+use crate::registry::Registry;
+
+/// The ports and shared structures actors are spawned with.
+#[derive(Clone)]
+pub struct ActorDeps {
+    pub store: Arc<dyn ActorStore>,
+    pub events: Broadcaster,
+    pub clock: Arc<dyn Clock>,
+    pub registry: Arc<Registry>,
+}
+
+/// Runs a store operation up to three times with a short pause, so a passing
+/// connection error does not lose a status transition.
+pub(crate) async fn with_retry<T, F, Fut>(
+    what: &str,
+    mut op: F,
+) -> Result<T, crate::ports::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::ports::StoreError>>,
+{
+    let mut last = None;
+    for attempt in 0..3u64 {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, what, "store operation failed; retrying");
+                last = Some(e);
+                tokio::time::sleep(std::time::Duration::from_millis(50 * (attempt + 1))).await;
+            }
+        }
+    }
+    Err(last.expect("three failed attempts leave an error"))
+}

@@ -1,0 +1,166 @@
+//! Domain records shared by actors, ports and the shell.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{HostId, ServiceId};
+
+/// Whether a host's agent is alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostStatus {
+    Online,
+    Offline,
+}
+
+impl HostStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostStatus::Online => "online",
+            HostStatus::Offline => "offline",
+        }
+    }
+}
+
+impl fmt::Display for HostStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for HostStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "online" => Ok(HostStatus::Online),
+            "offline" => Ok(HostStatus::Offline),
+            other => Err(format!("unknown host status '{other}'")),
+        }
+    }
+}
+
+/// Whether a service answers its checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceStatus {
+    Unknown,
+    Up,
+    Down,
+}
+
+impl ServiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceStatus::Unknown => "unknown",
+            ServiceStatus::Up => "up",
+            ServiceStatus::Down => "down",
+        }
+    }
+}
+
+impl fmt::Display for ServiceStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ServiceStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "unknown" => Ok(ServiceStatus::Unknown),
+            "up" => Ok(ServiceStatus::Up),
+            "down" => Ok(ServiceStatus::Down),
+            other => Err(format!("unknown service status '{other}'")),
+        }
+    }
+}
+
+/// One host metrics report, as kept in memory for "latest metrics".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricsSnapshot {
+    pub cpu_percent: Option<f64>,
+    pub cpu_load_1: Option<f64>,
+    pub cpu_load_5: Option<f64>,
+    pub cpu_load_15: Option<f64>,
+    pub memory_used_mb: Option<f64>,
+    pub memory_percent: Option<f64>,
+    pub disk_used_mb: Option<f64>,
+    pub disk_total_mb: Option<f64>,
+    pub disk_percent: Option<f64>,
+    pub net_bytes_sent: Option<f64>,
+    pub net_bytes_recv: Option<f64>,
+    pub net_send_rate_kb: Option<f64>,
+    pub net_recv_rate_kb: Option<f64>,
+    pub net_packet_loss_rate: Option<f64>,
+    pub agent_cpu_percent: Option<f64>,
+    pub agent_memory_rss_mb: Option<f64>,
+    pub agent_thread_count: Option<f64>,
+    pub agent_uptime_seconds: Option<f64>,
+    pub agent_open_files: Option<f64>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// What a host actor restores itself from.
+#[derive(Debug, Clone)]
+pub struct HostRecord {
+    pub id: HostId,
+    pub hostname: String,
+    pub status: HostStatus,
+    pub last_heartbeat: Option<DateTime<Utc>>,
+}
+
+/// What a service actor restores itself from.
+#[derive(Debug, Clone)]
+pub struct ServiceRecord {
+    pub id: ServiceId,
+    pub host_id: HostId,
+    pub name: String,
+    pub check_interval_secs: u64,
+    pub status: ServiceStatus,
+}
+
+/// A stored log line, as broadcast to `/ws/logs` subscribers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogLine {
+    pub id: i64,
+    pub host_id: HostId,
+    pub service: Option<String>,
+    pub source: Option<String>,
+    pub level: String,
+    pub message: String,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Something observed that live views (WebSocket/SSE) and later subsystems (rules,
+/// incidents) react to.
+#[derive(Debug, Clone)]
+pub enum LiveEvent {
+    HostStatusChanged {
+        host_id: HostId,
+        hostname: String,
+        status: HostStatus,
+        at: DateTime<Utc>,
+    },
+    ServiceStatusChanged {
+        service_id: ServiceId,
+        host_id: HostId,
+        name: String,
+        status: ServiceStatus,
+        error: Option<String>,
+        at: DateTime<Utc>,
+    },
+    AgentPresence {
+        host_id: HostId,
+        connected: bool,
+    },
+    MetricsRecorded {
+        host_id: HostId,
+    },
+    LogsIngested(std::sync::Arc<Vec<LogLine>>),
+}

@@ -1,0 +1,44 @@
+//! The store port the host and service actors need: restore on (re)start and persist
+//! status changes. Bulk writes (metrics, checks, logs) go through the shell's
+//! group-commit writer, not through here.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::ids::{HostId, ServiceId};
+use crate::model::{HostRecord, HostStatus, ServiceRecord, ServiceStatus};
+
+/// A store operation failed (connection lost, timeout); the caller may retry.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("store error: {0}")]
+pub struct StoreError(pub String);
+
+#[async_trait]
+pub trait ActorStore: Send + Sync + 'static {
+    /// The host as stored, `None` when it was deleted.
+    async fn load_host(&self, id: HostId) -> Result<Option<HostRecord>, StoreError>;
+
+    /// Persists a status transition and when it happened.
+    async fn set_host_status(
+        &self,
+        id: HostId,
+        status: HostStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Records the last heartbeat; batched and best effort (called at most once a
+    /// minute per host), so it never blocks the actor.
+    fn record_last_seen(&self, id: HostId, at: DateTime<Utc>);
+
+    /// The service as stored, `None` when it was deleted.
+    async fn load_service(&self, id: ServiceId) -> Result<Option<ServiceRecord>, StoreError>;
+
+    /// Persists a service status transition with the error that caused it, if any.
+    async fn set_service_status(
+        &self,
+        id: ServiceId,
+        status: ServiceStatus,
+        error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}

@@ -1,0 +1,139 @@
+//! The service actor: owns one service's status and its check deadline.
+
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+
+use super::messages::ServiceMsg;
+use super::state::{ServiceEffect, ServiceState};
+use crate::deps::{with_retry, ActorDeps};
+use crate::ids::{HostId, ServiceId};
+use crate::model::{HostStatus, LiveEvent, ServiceRecord};
+
+pub struct ServiceActor;
+
+#[derive(Clone)]
+pub struct ServiceArgs {
+    pub service_id: ServiceId,
+    pub deps: ActorDeps,
+    pub record: Option<ServiceRecord>,
+}
+
+pub struct ServiceActorState {
+    service_id: ServiceId,
+    host_id: HostId,
+    machine: ServiceState,
+    deps: ActorDeps,
+}
+
+impl ServiceActor {
+    async fn apply(
+        &self,
+        myself: &ActorRef<ServiceMsg>,
+        st: &mut ServiceActorState,
+        effects: Vec<ServiceEffect>,
+    ) {
+        for effect in effects {
+            match effect {
+                ServiceEffect::StatusChanged { status, error, at } => {
+                    let (store, id) = (Arc::clone(&st.deps.store), st.service_id);
+                    let err = error.clone();
+                    if let Err(e) = with_retry("set service status", || {
+                        store.set_service_status(id, status, err.as_deref(), at)
+                    })
+                    .await
+                    {
+                        tracing::error!(service_id = %id, %status, error = %e, "could not persist service status");
+                    }
+                    tracing::info!(service_id = %id, name = %st.machine.name, %status, "service status changed");
+                    st.deps.events.emit(LiveEvent::ServiceStatusChanged {
+                        service_id: id,
+                        host_id: st.host_id,
+                        name: st.machine.name.to_string(),
+                        status,
+                        error,
+                        at,
+                    });
+                }
+                ServiceEffect::ScheduleDeadline { after, generation } => {
+                    drop(
+                        myself.send_after(after, move || ServiceMsg::DeadlinePassed { generation }),
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Actor for ServiceActor {
+    type Msg = ServiceMsg;
+    type State = ServiceActorState;
+    type Arguments = ServiceArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ServiceMsg>,
+        args: ServiceArgs,
+    ) -> Result<ServiceActorState, ActorProcessingErr> {
+        let record = match args.record {
+            Some(r) => r,
+            None => {
+                let (store, id) = (Arc::clone(&args.deps.store), args.service_id);
+                with_retry("load service", || store.load_service(id))
+                    .await?
+                    .ok_or_else(|| format!("service {id} no longer exists"))?
+            }
+        };
+        let (machine, effects) = ServiceState::restore(&record, args.deps.clock.now());
+        let mut st = ServiceActorState {
+            service_id: args.service_id,
+            host_id: record.host_id,
+            machine,
+            deps: args.deps,
+        };
+        self.apply(&myself, &mut st, effects).await;
+        Ok(st)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<ServiceMsg>,
+        msg: ServiceMsg,
+        st: &mut ServiceActorState,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = st.deps.clock.now();
+        match msg {
+            ServiceMsg::RecordCheck { status, error, at } => {
+                let effects = st.machine.on_check(
+                    status,
+                    error,
+                    at.max(now - chrono::Duration::seconds(1)).min(now),
+                );
+                self.apply(&myself, st, effects).await;
+            }
+            ServiceMsg::ApplyInterval { interval_secs } => {
+                let effects = st.machine.apply_interval(interval_secs, now);
+                self.apply(&myself, st, effects).await;
+            }
+            ServiceMsg::DeadlinePassed { generation } => {
+                let online = st
+                    .deps
+                    .registry
+                    .host(st.host_id)
+                    .is_some_and(|h| h.live.status() == HostStatus::Online);
+                let effects = st.machine.on_deadline(generation, now, online);
+                self.apply(&myself, st, effects).await;
+            }
+            ServiceMsg::GetStatus(reply) => {
+                if !reply.is_closed() {
+                    let _ = reply.send(st.machine.status);
+                }
+            }
+            #[cfg(feature = "testkit")]
+            ServiceMsg::Crash => {
+                return Err(format!("service {} was told to crash", st.service_id).into())
+            }
+        }
+        Ok(())
+    }
+}
