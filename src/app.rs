@@ -12,12 +12,15 @@ use tokio::sync::watch;
 use warden_actors::clock::{Clock, SystemClock};
 use warden_actors::login_limit::LoginLimitPolicy;
 use warden_actors::ports::BusEvent;
+use warden_actors::root::Runtime;
 use warden_actors::settings::RuntimeSettings;
 
 use crate::auth::{secrets, AgentTokenCache, TokenService, UserAuthCache};
 use crate::cache::CacheStack;
 use crate::config::{redact, Config};
 use crate::http::state::{AppState, Shared};
+use crate::storage::actor_store::DbActorStore;
+use crate::storage::writer::Writer;
 use crate::storage::Db;
 use crate::telemetry::metrics::HttpMetrics;
 
@@ -27,6 +30,7 @@ pub struct App {
     state: AppState,
     stack: CacheStack,
     grace: Duration,
+    writer_task: tokio::task::JoinHandle<()>,
 }
 
 impl App {
@@ -50,7 +54,23 @@ impl App {
             chrono::Duration::days(config.auth.refresh_token_ttl_days),
         );
         let stored = db.load_settings().await.context("could not load runtime settings")?;
-        let (settings, _) = watch::channel(RuntimeSettings::from_stored(&stored));
+        let runtime_settings = RuntimeSettings::from_stored(&stored);
+        let (settings, _) = watch::channel(runtime_settings.clone());
+
+        let (writer, writer_task) = Writer::start(db.clone());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(DbActorStore { db: db.clone(), writer: writer.clone() });
+        let runtime =
+            Runtime::start(store, Arc::clone(&clock), runtime_settings.heartbeat_timeout_secs)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let hosts = db.all_hosts().await.context("could not load hosts")?;
+        let services = db.all_services().await.context("could not load services")?;
+        let hosts = hosts.iter().map(|h| (h.record(), h.agent_token_id)).collect();
+        let services = services.iter().map(|s| s.record()).collect();
+        let (h, s) =
+            runtime.start_all(hosts, services).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(hosts = h, services = s, "actors started");
 
         let listener = TcpListener::bind(config.listen_addr())
             .await
@@ -67,7 +87,7 @@ impl App {
             cache: Arc::clone(&stack.cache),
             bus: Arc::clone(&stack.bus),
             redis_connected: stack.redis_connected,
-            clock: Arc::new(SystemClock) as Arc<dyn Clock>,
+            clock,
             tokens,
             token_key: token_key.into_bytes(),
             users: UserAuthCache::default(),
@@ -75,8 +95,10 @@ impl App {
             settings,
             metrics: HttpMetrics::default(),
             started: Instant::now(),
+            runtime: Arc::new(runtime),
+            writer,
         });
-        Ok(App { listener, state, stack, grace })
+        Ok(App { listener, state, stack, grace, writer_task })
     }
 
     /// The bound address (useful with port 0).
@@ -95,9 +117,11 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let App { listener, state, stack, grace } = self;
+        let App { listener, state, stack, grace, writer_task } = self;
         tracing::info!(address = %listener.local_addr()?, "warden listening");
         let bus_task = tokio::spawn(follow_bus(state.clone()));
+        let settings_task = tokio::spawn(follow_settings(state.clone()));
+        let retention_task = tokio::spawn(retention(state.clone()));
 
         let (stopping_tx, mut stopping_rx) = watch::channel(false);
         let app =
@@ -115,6 +139,12 @@ impl App {
             } => tracing::warn!("in-flight requests did not finish within the grace period"),
         }
         bus_task.abort();
+        settings_task.abort();
+        retention_task.abort();
+        // Everything acknowledged is committed already; flush what actors queued.
+        state.runtime.stop().await;
+        state.writer.flush().await;
+        drop(writer_task);
         state.db.close().await;
         stack.close().await;
         tracing::info!("warden stopped");
@@ -143,6 +173,54 @@ async fn follow_bus(state: AppState) {
                 );
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Tells the actors when runtime settings they own change.
+async fn follow_settings(state: AppState) {
+    let mut rx = state.settings.subscribe();
+    let mut timeout = rx.borrow().heartbeat_timeout_secs;
+    while rx.changed().await.is_ok() {
+        let new = rx.borrow_and_update().heartbeat_timeout_secs;
+        if new != timeout {
+            timeout = new;
+            tracing::info!(heartbeat_timeout = new, "applying the new heartbeat timeout");
+            state.runtime.apply_heartbeat_timeout(new);
+        }
+    }
+}
+
+/// How often retention runs (and how long after start the first run waits).
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes metrics, checks, database metrics and logs older than
+/// `metrics_retention_days`, hourly.
+async fn retention(state: AppState) {
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(60),
+        RETENTION_EVERY,
+    );
+    loop {
+        tick.tick().await;
+        run_retention(&state).await;
+    }
+}
+
+/// One retention pass; returns the rows deleted.
+pub async fn run_retention(state: &AppState) -> u64 {
+    let days = i64::from(state.runtime_settings().metrics_retention_days);
+    let cutoff = state.clock.now() - chrono::Duration::days(days);
+    match state.db.delete_older_than(cutoff).await {
+        Ok(n) => {
+            if n > 0 {
+                tracing::info!(deleted = n, days, "retention removed old rows");
+            }
+            n
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "retention failed; will retry next hour");
+            0
         }
     }
 }

@@ -33,6 +33,8 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit
     Migrate,
+    /// Load a running server and print throughput, latency and memory figures
+    Bench(crate::bench::BenchArgs),
     /// Manage users without going through HTTP
     #[command(subcommand)]
     User(UserCommand),
@@ -79,6 +81,7 @@ pub async fn run() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
         Command::User(UserCommand::Create(args)) => create_user(config, args).await,
+        Command::Bench(args) => crate::bench::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

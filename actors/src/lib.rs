@@ -21,6 +21,7 @@
 //! ([`login_limit`]).
 
 pub mod broadcast;
+pub mod classify;
 pub mod clock;
 pub mod deps;
 pub mod error;

@@ -17,6 +17,8 @@ pub struct HostLive {
     /// Unix milliseconds of the last heartbeat or report; 0 when none.
     last_seen_ms: AtomicI64,
     metrics: RwLock<Option<Arc<MetricsSnapshot>>>,
+    /// The latest `disk_partitions` report, as JSON.
+    partitions: RwLock<Option<Arc<str>>>,
 }
 
 impl HostLive {
@@ -26,6 +28,7 @@ impl HostLive {
             agent_connected: AtomicBool::new(false),
             last_seen_ms: AtomicI64::new(0),
             metrics: RwLock::new(None),
+            partitions: RwLock::new(None),
         };
         live.set_status(status);
         if let Some(at) = last_seen {
@@ -70,6 +73,14 @@ impl HostLive {
 
     pub fn metrics(&self) -> Option<Arc<MetricsSnapshot>> {
         self.metrics.read().expect("live metrics lock is never poisoned").clone()
+    }
+
+    pub fn partitions(&self) -> Option<Arc<str>> {
+        self.partitions.read().expect("live partitions lock is never poisoned").clone()
+    }
+
+    pub fn set_partitions(&self, json: Arc<str>) {
+        *self.partitions.write().expect("live partitions lock is never poisoned") = Some(json);
     }
 
     pub fn set_metrics(&self, metrics: Arc<MetricsSnapshot>) {

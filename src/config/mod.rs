@@ -19,6 +19,7 @@ pub use validate::redact;
 pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
+    pub ingest: IngestConfig,
     pub redis: RedisConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
@@ -40,6 +41,13 @@ pub struct StorageConfig {
     pub database_url: String,
     pub max_connections: u32,
     pub sqlite_busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    pub max_log_batch: usize,
+    pub max_clock_skew_secs: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

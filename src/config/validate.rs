@@ -26,6 +26,14 @@ impl Config {
             !self.storage.data_dir.as_os_str().is_empty(),
             "storage.data_dir: must not be empty".into(),
         );
+        check(
+            (1..=100_000).contains(&self.ingest.max_log_batch),
+            "ingest.max_log_batch: must be between 1 and 100000".into(),
+        );
+        check(
+            (0..=86_400).contains(&self.ingest.max_clock_skew_secs),
+            "ingest.max_clock_skew_secs: must be between 0 and 86400".into(),
+        );
         let db = self.database_url();
         check(
             db.starts_with("sqlite:")

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod openapi;
 pub mod state;
 pub mod v1;
+pub mod ws;
 
 use std::time::Instant;
 

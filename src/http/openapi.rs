@@ -6,7 +6,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::bot::health;
-use super::v1::{agent_tokens, audit, auth, settings, users};
+use super::v1::{
+    agent, agent_tokens, audit, auth, dashboard, databases, hosts, logs, services, settings, users,
+};
 
 struct BearerAuth;
 
@@ -28,6 +30,14 @@ impl Modify for BearerAuth {
         agent_tokens::create, agent_tokens::list, agent_tokens::revoke,
         settings::get_all, settings::update,
         audit::list,
+        agent::register, agent::heartbeat, agent::metrics, agent::register_service, agent::report_check,
+        agent::db_metrics, agent::logs, agent::db_targets,
+        hosts::list, hosts::get_one, hosts::metrics,
+        services::list, services::get_one, services::checks,
+        databases::list, databases::get_one, databases::slow_queries, databases::metrics,
+        databases::list_targets, databases::create_target, databases::update_target, databases::delete_target,
+        logs::search, logs::stats,
+        dashboard::trends,
         health::healthz, health::metrics, health::status,
     )
 )]

@@ -8,10 +8,12 @@ use tokio::sync::watch;
 use warden_actors::clock::Clock;
 use warden_actors::login_limit::LoginLimitPolicy;
 use warden_actors::ports::{Cache, EventBus};
+use warden_actors::root::Runtime;
 use warden_actors::settings::RuntimeSettings;
 
 use crate::auth::{AgentTokenCache, TokenService, UserAuthCache};
 use crate::config::Config;
+use crate::storage::writer::Writer;
 use crate::storage::Db;
 use crate::telemetry::metrics::HttpMetrics;
 
@@ -38,6 +40,10 @@ pub struct Shared {
     pub settings: watch::Sender<RuntimeSettings>,
     pub metrics: HttpMetrics,
     pub started: Instant,
+    /// The supervision tree: registry of host/service actors and the event stream.
+    pub runtime: Arc<Runtime>,
+    /// The group-commit writer for metrics, checks, logs.
+    pub writer: Writer,
 }
 
 impl AppState {

@@ -4,10 +4,17 @@
 //! that is the same on both backends is written once and expanded per pool type by
 //! [`with_pool!`]; where the backends differ the method matches on the variant.
 
+pub mod actor_store;
 pub mod agent_tokens;
 pub mod audit;
+pub mod dashboard;
+pub mod databases;
+pub mod hosts;
+pub mod logs;
+pub mod services;
 pub mod settings;
 pub mod users;
+pub mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -59,7 +66,7 @@ impl Db {
             let opts = opts
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_millis(config.storage.sqlite_busy_timeout_ms));
             let pool = SqlitePoolOptions::new()

@@ -34,6 +34,7 @@ pub struct HostActorState {
     live: Arc<HostLive>,
     deps: ActorDeps,
     agent: Option<(u64, mpsc::UnboundedSender<String>)>,
+    partitions_saved: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl HostActor {
@@ -107,6 +108,7 @@ impl Actor for HostActor {
             live: args.live,
             deps: args.deps,
             agent: None,
+            partitions_saved: None,
         };
         self.apply(&myself, &mut st, effects).await;
         Ok(st)
@@ -125,8 +127,21 @@ impl Actor for HostActor {
                 let effects = st.machine.on_heartbeat(at.max(now));
                 self.apply(&myself, st, effects).await;
             }
-            HostMsg::RecordMetrics { metrics } => {
+            HostMsg::RecordMetrics { metrics, partitions } => {
                 st.live.set_metrics(metrics);
+                if let Some(json) = partitions {
+                    // Partitions change slowly: persist when they differ from what was
+                    // last written, at most once a minute.
+                    let due = st
+                        .partitions_saved
+                        .is_none_or(|t| now - t >= chrono::Duration::seconds(60));
+                    let changed = st.live.partitions().as_deref() != Some(&*json);
+                    if changed && due {
+                        st.deps.store.record_partitions(st.host_id, Arc::clone(&json));
+                        st.partitions_saved = Some(now);
+                    }
+                    st.live.set_partitions(json);
+                }
                 st.live.set_last_seen(now);
                 let effects = st.machine.on_heartbeat(now);
                 self.apply(&myself, st, effects).await;

@@ -22,7 +22,7 @@ pub enum HostMsg {
     RecordHeartbeat { at: DateTime<Utc> },
     /// A metrics report was committed (sent by the facade after the writer's commit;
     /// cast). Counts as a sign of life.
-    RecordMetrics { metrics: Arc<MetricsSnapshot> },
+    RecordMetrics { metrics: Arc<MetricsSnapshot>, partitions: Option<Arc<str>> },
     /// The `heartbeat_timeout` setting changed (sent by the supervisor; cast).
     ApplyTimeout { timeout_secs: u64 },
     /// The deadline timer fired; may be stale (ignored unless `generation` is current).

@@ -157,6 +157,7 @@ mod actor {
                 h.last_heartbeat = Some(at);
             }
         }
+        fn record_partitions(&self, _id: HostId, _json: Arc<str>) {}
         async fn load_service(&self, _id: ServiceId) -> Result<Option<ServiceRecord>, StoreError> {
             Ok(None)
         }

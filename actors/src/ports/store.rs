@@ -30,6 +30,9 @@ pub trait ActorStore: Send + Sync + 'static {
     /// minute per host), so it never blocks the actor.
     fn record_last_seen(&self, id: HostId, at: DateTime<Utc>);
 
+    /// Records the latest disk partitions (JSON); batched and best effort.
+    fn record_partitions(&self, id: HostId, json: std::sync::Arc<str>);
+
     /// The service as stored, `None` when it was deleted.
     async fn load_service(&self, id: ServiceId) -> Result<Option<ServiceRecord>, StoreError>;
 

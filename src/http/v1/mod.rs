@@ -1,8 +1,14 @@
 //! Family A routes (`/api/v1/...`, seed 000): one file per resource.
 
+pub mod agent;
 pub mod agent_tokens;
 pub mod audit;
 pub mod auth;
+pub mod dashboard;
+pub mod databases;
+pub mod hosts;
+pub mod logs;
+pub mod services;
 pub mod settings;
 pub mod users;
 
@@ -24,4 +30,36 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/agent-tokens/{id}", delete(agent_tokens::revoke))
         .route("/api/v1/settings", get(settings::get_all).put(settings::update))
         .route("/api/v1/audit-logs", get(audit::list))
+        .route("/api/v1/agent/register", post(agent::register))
+        .route("/api/v1/agent/heartbeat", post(agent::heartbeat))
+        .route("/api/v1/agent/metrics", post(agent::metrics))
+        .route("/api/v1/agent/services/register", post(agent::register_service))
+        .route("/api/v1/agent/services", post(agent::report_check))
+        .route("/api/v1/agent/db-metrics", post(agent::db_metrics))
+        .route("/api/v1/agent/logs", post(agent::logs))
+        .route("/api/v1/agent/db-targets", get(agent::db_targets))
+        .route("/api/v1/agent/ws/{host_id}", get(super::ws::agent))
+        .route("/api/v1/hosts", get(hosts::list))
+        .route("/api/v1/hosts/{id}", get(hosts::get_one))
+        .route("/api/v1/hosts/{id}/metrics", get(hosts::metrics))
+        .route("/api/v1/services", get(services::list))
+        .route("/api/v1/services/{id}", get(services::get_one))
+        .route("/api/v1/services/{id}/checks", get(services::checks))
+        .route("/api/v1/databases", get(databases::list))
+        .route(
+            "/api/v1/databases/targets",
+            get(databases::list_targets).post(databases::create_target),
+        )
+        .route(
+            "/api/v1/databases/targets/{id}",
+            put(databases::update_target).delete(databases::delete_target),
+        )
+        .route("/api/v1/databases/{id}", get(databases::get_one))
+        .route("/api/v1/databases/{id}/slow-queries", get(databases::slow_queries))
+        .route("/api/v1/databases/{id}/metrics", get(databases::metrics))
+        .route("/api/v1/logs", get(logs::search))
+        .route("/api/v1/logs/stats", get(logs::stats))
+        .route("/api/v1/dashboard/trends", get(dashboard::trends))
+        .route("/api/v1/ws/dashboard", get(super::ws::dashboard))
+        .route("/ws/logs", get(super::ws::logs))
 }
