@@ -38,6 +38,7 @@ impl Modify for BearerAuth {
         databases::list_targets, databases::create_target, databases::update_target, databases::delete_target,
         logs::search, logs::stats,
         dashboard::trends,
+        super::ws::dashboard, super::ws::logs, super::ws::agent,
         health::healthz, health::metrics, health::status,
     )
 )]

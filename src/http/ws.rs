@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -24,6 +25,18 @@ use super::v1::agent::owned_host;
 
 /// How often the dashboard summary is pushed without changes.
 const DASHBOARD_EVERY: Duration = Duration::from_secs(30);
+
+/// The upgrade, or a JSON 400/426 for a plain HTTP request to a WebSocket route.
+fn upgrade(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<WebSocketUpgrade, ApiError> {
+    ws.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            format!("this route needs a WebSocket upgrade: {}", e.body_text()),
+        )
+    })
+}
 
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
@@ -47,17 +60,20 @@ async fn user_from_query(state: &AppState, token: Option<&str>) -> Result<(), St
 
 /// `WS /api/v1/ws/dashboard`: the summary at once, every 30 s, and on every host or
 /// service status change (bursts are coalesced into one push).
+#[utoipa::path(get, path = "/api/v1/ws/dashboard", tag = "dashboard",
+    params(("token" = String, Query, description = "access JWT")),
+    responses((status = 101, description = "WebSocket: JSON summary frames {timestamp, hosts, services, alerts, recent_1h, avg_usage, health_score}")))]
 pub async fn dashboard(
     State(state): State<AppState>,
     AppQuery(q): AppQuery<TokenQuery>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    ws.on_upgrade(move |socket| async move {
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    Ok(upgrade(ws)?.on_upgrade(move |socket| async move {
         match user_from_query(&state, q.token.as_deref()).await {
             Ok(()) => dashboard_loop(state, socket).await,
             Err(reason) => close(socket, reason).await,
         }
-    })
+    }))
 }
 
 async fn push_summary(state: &AppState, socket: &mut WebSocket) -> bool {
@@ -106,17 +122,21 @@ pub struct LogStreamQuery {
 }
 
 /// `WS /ws/logs`: every ingested line matching the filters, as a JSON object.
+#[utoipa::path(get, path = "/ws/logs", tag = "logs",
+    params(("token" = String, Query, description = "access JWT"), ("host_id" = Option<i64>, Query),
+           ("service" = Option<String>, Query), ("level" = Option<String>, Query, description = "one or a comma list")),
+    responses((status = 101, description = "WebSocket: one JSON frame per log line")))]
 pub async fn logs(
     State(state): State<AppState>,
     AppQuery(q): AppQuery<LogStreamQuery>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    ws.on_upgrade(move |socket| async move {
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    Ok(upgrade(ws)?.on_upgrade(move |socket| async move {
         match user_from_query(&state, q.token.as_deref()).await {
             Ok(()) => logs_loop(state, socket, q).await,
             Err(reason) => close(socket, reason).await,
         }
-    })
+    }))
 }
 
 async fn logs_loop(state: AppState, mut socket: WebSocket, q: LogStreamQuery) {
@@ -177,13 +197,17 @@ fn agent_token<'a>(parts: &'a Parts, query: Option<&'a str>) -> Option<&'a str> 
 
 /// `WS /api/v1/agent/ws/{host_id}`: answers `ping` with `pong`, marks the agent
 /// connected while open, and carries commands from the host actor to the agent.
+#[utoipa::path(get, path = "/api/v1/agent/ws/{host_id}", tag = "agent", security(("agent_token" = [])),
+    params(("host_id" = i64, Path), ("token" = Option<String>, Query, description = "agent token, if not in a header")),
+    responses((status = 101, description = "WebSocket: {type: ping} → {type: pong}; {type: exec_command, ...} to the agent")))]
 pub async fn agent(
     State(state): State<AppState>,
     AppPath(host_id): AppPath<i64>,
     AppQuery(q): AppQuery<TokenQuery>,
     parts: Parts,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let ws = upgrade(ws)?;
     let token = agent_token(&parts, q.token.as_deref()).map(str::to_string);
     Ok(ws.on_upgrade(move |socket| async move {
         let Some(token) = token else {

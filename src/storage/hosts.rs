@@ -181,6 +181,16 @@ impl Db {
         with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)
     }
 
+    /// The hosts with these ids (missing ones are skipped).
+    pub async fn hosts_by_ids(&self, ids: &[i64]) -> Result<Vec<HostRow>, sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!("SELECT {COLUMNS} FROM hosts WHERE id IN ({list})");
+        with_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)
+    }
+
     /// Every host with its owning token, for spawning actors at start-up.
     pub async fn all_hosts(&self) -> Result<Vec<HostRow>, sqlx::Error> {
         let sql = format!("SELECT {COLUMNS} FROM hosts ORDER BY id");

@@ -139,3 +139,33 @@ pub fn page_bounds(page: u32, page_size: u32) -> (i64, i64) {
     let limit = i64::from(page_size);
     (i64::from(page.saturating_sub(1)) * limit, limit)
 }
+
+/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it takes
+/// the write lock up front (waiting out `busy_timeout`), where a deferred transaction
+/// would fail at once with "database is locked" if another writer committed between
+/// its first read and its first write.
+pub trait BeginWrite {
+    type Database: sqlx::Database;
+
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<
+        Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>,
+    > + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}

@@ -1,5 +1,6 @@
 //! Runtime settings rows (key → canonical string value).
 
+use crate::storage::BeginWrite;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -22,7 +23,7 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for (key, value) in values {
                 sqlx::query(
                     "INSERT INTO settings (key, value, updated_by, updated_at) VALUES ($1, $2, $3, $4) \

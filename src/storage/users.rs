@@ -1,5 +1,6 @@
 //! Users and their refresh tokens.
 
+use crate::storage::BeginWrite;
 use chrono::{DateTime, Utc};
 use warden_actors::role::Role;
 use warden_actors::DomainError;
@@ -82,7 +83,7 @@ impl Db {
                     .await
             }
             Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 // Serialises first-user decisions across concurrent registrations.
                 sqlx::query("SELECT pg_advisory_xact_lock(727001)").execute(&mut *tx).await?;
                 let row = sqlx::query_as(&sql)
@@ -143,7 +144,7 @@ impl Db {
         );
         let role = changes.role.map(Role::as_str);
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if matches!(self, Db::Postgres(_)) {
                 sqlx::query(LOCK_ADMINS).execute(&mut *tx).await?;
             }
@@ -170,7 +171,7 @@ impl Db {
     pub async fn delete_user(&self, id: i64) -> Result<UserRow, StoreError> {
         let sql = format!("DELETE FROM users WHERE id = $1 RETURNING {COLUMNS}");
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if matches!(self, Db::Postgres(_)) {
                 sqlx::query(LOCK_ADMINS).execute(&mut *tx).await?;
             }

@@ -7,6 +7,7 @@
 //! after the transaction holding its rows committed, so a 2xx means durable. A failed
 //! batch is retried job by job, so one bad row cannot fail its neighbours.
 
+use crate::storage::BeginWrite;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
@@ -243,7 +244,7 @@ async fn commit(db: &Db, jobs: &[Job]) -> Result<Vec<Vec<i64>>, sqlx::Error> {
         .collect();
 
     crate::with_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         for chunk in metrics.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::new(
                 "INSERT INTO host_metrics (host_id, cpu_percent, cpu_load_1, cpu_load_5, cpu_load_15, \

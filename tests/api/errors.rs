@@ -64,6 +64,34 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/settings"),
     ("put", "/api/v1/settings"),
     ("get", "/api/v1/audit-logs"),
+    ("post", "/api/v1/agent/register"),
+    ("post", "/api/v1/agent/heartbeat"),
+    ("post", "/api/v1/agent/metrics"),
+    ("post", "/api/v1/agent/services/register"),
+    ("post", "/api/v1/agent/services"),
+    ("post", "/api/v1/agent/db-metrics"),
+    ("post", "/api/v1/agent/logs"),
+    ("get", "/api/v1/agent/db-targets"),
+    ("get", "/api/v1/agent/ws/{host_id}"),
+    ("get", "/api/v1/hosts"),
+    ("get", "/api/v1/hosts/{id}"),
+    ("get", "/api/v1/hosts/{id}/metrics"),
+    ("get", "/api/v1/services"),
+    ("get", "/api/v1/services/{id}"),
+    ("get", "/api/v1/services/{id}/checks"),
+    ("get", "/api/v1/databases"),
+    ("get", "/api/v1/databases/{id}"),
+    ("get", "/api/v1/databases/{id}/slow-queries"),
+    ("get", "/api/v1/databases/{id}/metrics"),
+    ("get", "/api/v1/databases/targets"),
+    ("post", "/api/v1/databases/targets"),
+    ("put", "/api/v1/databases/targets/{id}"),
+    ("delete", "/api/v1/databases/targets/{id}"),
+    ("get", "/api/v1/logs"),
+    ("get", "/api/v1/logs/stats"),
+    ("get", "/ws/logs"),
+    ("get", "/api/v1/dashboard/trends"),
+    ("get", "/api/v1/ws/dashboard"),
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/api/status"),
@@ -77,7 +105,7 @@ async fn openapi_documents_every_route(app: TestApp) {
         assert!(res.body["paths"][path][method].is_object(), "{method} {path} is not documented");
         // And the route really exists (anything but 404/405 proves it is routed).
         let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let concrete = path.replace("{id}", "1");
+        let concrete = path.replace("{id}", "1").replace("{host_id}", "1");
         let r = app.call(m, &concrete, None, None).await;
         assert!(
             r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED
@@ -89,4 +117,18 @@ async fn openapi_documents_every_route(app: TestApp) {
     let documented: usize =
         res.body["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, ROUTES.len(), "the document lists routes that are not in ROUTES");
+}
+
+crate::backend_tests!(websocket_routes_answer_plain_requests_with_json);
+
+async fn websocket_routes_answer_plain_requests_with_json(app: TestApp) {
+    for path in ["/api/v1/ws/dashboard", "/ws/logs", "/api/v1/agent/ws/1"] {
+        let res = app.get(path, None).await;
+        assert!(res.status.is_client_error(), "{path}: {}", res.status);
+        assert!(
+            res.body["detail"].as_str().unwrap().contains("WebSocket upgrade"),
+            "{path}: {}",
+            res.text
+        );
+    }
 }

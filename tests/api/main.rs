@@ -4,10 +4,13 @@
 
 mod support;
 
+mod agent;
 mod agent_tokens;
 mod audit;
 mod auth;
 mod errors;
 mod health;
+mod ingest_reads;
+mod live;
 mod settings;
 mod users;

@@ -34,16 +34,16 @@ async fn services_json(state: &AppState, rows: &[ServiceRow]) -> Result<Vec<Valu
     let since = state.clock.now() - chrono::Duration::hours(UPTIME_HOURS);
     let uptime: HashMap<i64, f64> =
         state.db.uptime_percent(&ids, since).await?.into_iter().collect();
-    let mut hosts: HashMap<i64, Value> = HashMap::new();
-    for s in rows {
-        if !hosts.contains_key(&s.host_id) {
-            let info = state.db.host_by_id(s.host_id).await?.map_or(
-                Value::Null,
-                |h| json!({"id": h.id, "hostname": h.hostname, "ip": h.ip_address}),
-            );
-            hosts.insert(s.host_id, info);
-        }
-    }
+    let mut host_ids: Vec<i64> = rows.iter().map(|s| s.host_id).collect();
+    host_ids.sort_unstable();
+    host_ids.dedup();
+    let hosts: HashMap<i64, Value> = state
+        .db
+        .hosts_by_ids(&host_ids)
+        .await?
+        .into_iter()
+        .map(|h| (h.id, json!({"id": h.id, "hostname": h.hostname, "ip": h.ip_address})))
+        .collect();
     Ok(rows
         .iter()
         .map(|s| {

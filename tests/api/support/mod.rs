@@ -60,8 +60,10 @@ pub struct TestApp {
     pub backend: Backend,
     pub state: warden::http::state::AppState,
     pub redis: bool,
-    _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    env: HashMap<String, String>,
+    dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 /// A response: status, headers and parsed JSON body (`Null` when empty or not JSON).
@@ -113,24 +115,50 @@ impl TestApp {
         for (k, v) in extra_env {
             env.insert((*k).to_string(), (*v).to_string());
         }
-        let config =
-            Config::load(&LoadOptions { env, ..LoadOptions::default() }).expect("test config");
+        Some(Self::start(backend, env, dir, redis).await)
+    }
+
+    async fn start(
+        backend: Backend,
+        env: HashMap<String, String>,
+        dir: tempfile::TempDir,
+        redis: bool,
+    ) -> TestApp {
+        let config = Config::load(&LoadOptions { env: env.clone(), ..LoadOptions::default() })
+            .expect("test config");
         let app = App::build(config).await.expect("app builds");
         let base = format!("http://{}", app.address());
         let state = app.state().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until_stopped(async move {
+        let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Some(TestApp {
+        TestApp {
             base,
             client: reqwest::Client::new(),
             backend,
             state,
             redis,
-            _dir: dir,
-            _stop: stop,
-        })
+            env,
+            dir,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server gracefully and starts a new one on the same data (the same
+    /// SQLite file or PostgreSQL schema), as a process restart would.
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server stops cleanly");
+        }
+        let env = std::mem::take(&mut self.env);
+        let (backend, redis) = (self.backend, self.redis);
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        Self::start(backend, env, dir, redis).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -220,6 +248,39 @@ impl TestApp {
         assert_eq!(res.status, StatusCode::CREATED, "create {email}: {}", res.text);
         let id = res.body["id"].as_i64().expect("user id");
         (id, self.login(email, "user-password").await.0)
+    }
+}
+
+impl TestApp {
+    /// Creates an agent token as the given admin.
+    pub async fn agent_token(&self, admin: &str) -> String {
+        let res = self.post("/api/v1/agent-tokens", json!({"name": "agents"}), Some(admin)).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+        res.body["token"].as_str().expect("token").to_string()
+    }
+
+    /// Registers a host with an agent token; returns its id.
+    pub async fn register_host(&self, agent: &str, hostname: &str) -> i64 {
+        let res = self
+            .post(
+                "/api/v1/agent/register",
+                json!({"hostname": hostname, "ip_address": "10.0.0.1", "os": "Linux"}),
+                Some(agent),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "register {hostname}: {}", res.text);
+        res.body["host_id"].as_i64().expect("host_id")
+    }
+
+    /// Sets runtime settings as the given admin.
+    pub async fn set_settings(&self, admin: &str, values: Value) {
+        let res = self.put("/api/v1/settings", values, Some(admin)).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    }
+
+    /// A WebSocket URL for `path` (which carries its own query).
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.replacen("http://", "ws://", 1))
     }
 }
 
