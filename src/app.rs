@@ -60,10 +60,17 @@ impl App {
         let (writer, writer_task) = Writer::start(db.clone());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(DbActorStore { db: db.clone(), writer: writer.clone() });
-        let runtime =
-            Runtime::start(store, Arc::clone(&clock), runtime_settings.heartbeat_timeout_secs)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let prober: Arc<dyn warden_actors::ports::Prober> =
+            Arc::new(crate::probe::NetProber::new().context("could not build the HTTP client")?);
+        let runtime = Runtime::start(
+            store,
+            Arc::clone(&clock),
+            Some(prober),
+            runtime_settings.heartbeat_timeout_secs,
+            runtime_settings.server_side_checks,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let hosts = db.all_hosts().await.context("could not load hosts")?;
         let services = db.all_services().await.context("could not load services")?;
         let hosts = hosts.iter().map(|h| (h.record(), h.agent_token_id)).collect();
@@ -180,14 +187,24 @@ async fn follow_bus(state: AppState) {
 /// Tells the actors when runtime settings they own change.
 async fn follow_settings(state: AppState) {
     let mut rx = state.settings.subscribe();
-    let mut timeout = rx.borrow().heartbeat_timeout_secs;
+    let mut current = rx.borrow().clone();
     while rx.changed().await.is_ok() {
-        let new = rx.borrow_and_update().heartbeat_timeout_secs;
-        if new != timeout {
-            timeout = new;
-            tracing::info!(heartbeat_timeout = new, "applying the new heartbeat timeout");
-            state.runtime.apply_heartbeat_timeout(new);
+        let new = rx.borrow_and_update().clone();
+        if new.heartbeat_timeout_secs != current.heartbeat_timeout_secs {
+            tracing::info!(
+                heartbeat_timeout = new.heartbeat_timeout_secs,
+                "applying the new heartbeat timeout"
+            );
+            state.runtime.apply_heartbeat_timeout(new.heartbeat_timeout_secs);
         }
+        if new.server_side_checks != current.server_side_checks {
+            tracing::info!(
+                server_side_checks = new.server_side_checks,
+                "applying server-side checks"
+            );
+            state.runtime.apply_server_side_checks(new.server_side_checks);
+        }
+        current = new;
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::broadcast::Broadcaster;
 use crate::clock::Clock;
-use crate::ports::ActorStore;
+use crate::ports::{ActorStore, Prober};
 use crate::registry::Registry;
 
 /// The ports and shared structures actors are spawned with.
@@ -14,6 +14,10 @@ pub struct ActorDeps {
     pub events: Broadcaster,
     pub clock: Arc<dyn Clock>,
     pub registry: Arc<Registry>,
+    /// Runs server-side checks while `server_side_checks` is on.
+    pub prober: Option<Arc<dyn Prober>>,
+    /// The live value of the `server_side_checks` setting.
+    pub server_side_checks: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Runs a store operation up to three times with a short pause, so a passing

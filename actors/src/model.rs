@@ -123,6 +123,10 @@ pub struct ServiceRecord {
     pub name: String,
     pub check_interval_secs: u64,
     pub status: ServiceStatus,
+    /// Check type (`http`, `tcp`, ...) and target, for server-side checks.
+    pub kind: String,
+    pub target: String,
+    pub timeout_secs: u64,
 }
 
 /// A stored log line, as broadcast to `/ws/logs` subscribers.

@@ -11,7 +11,7 @@ use crate::deps::ActorDeps;
 use crate::error::DomainError;
 use crate::host::{HostSupervisor, HostSupervisorMsg};
 use crate::model::{HostRecord, ServiceRecord};
-use crate::ports::ActorStore;
+use crate::ports::{ActorStore, Prober};
 use crate::registry::Registry;
 use crate::service::{ServiceSupervisor, ServiceSupervisorMsg};
 
@@ -83,6 +83,7 @@ pub struct Runtime {
     hosts: ActorRef<HostSupervisorMsg>,
     services: ActorRef<ServiceSupervisorMsg>,
     root: ActorRef<RootMsg>,
+    server_side_checks: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn unavailable(what: &str, e: impl std::fmt::Display) -> DomainError {
@@ -94,12 +95,21 @@ impl Runtime {
     pub async fn start(
         store: Arc<dyn ActorStore>,
         clock: Arc<dyn Clock>,
+        prober: Option<Arc<dyn Prober>>,
         heartbeat_timeout_secs: u64,
+        server_side_checks: bool,
     ) -> Result<Runtime, DomainError> {
         let registry = Arc::new(Registry::default());
         let events = Broadcaster::default();
-        let deps =
-            ActorDeps { store, events: events.clone(), clock, registry: Arc::clone(&registry) };
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(server_side_checks));
+        let deps = ActorDeps {
+            store,
+            events: events.clone(),
+            clock,
+            registry: Arc::clone(&registry),
+            prober,
+            server_side_checks: Arc::clone(&flag),
+        };
         let (root, _) =
             Actor::spawn(None, RootSupervisor, (deps, heartbeat_timeout_secs)).await.map_err(
                 |e| DomainError::internal(format!("could not start the supervision tree: {e}")),
@@ -109,7 +119,7 @@ impl Runtime {
             .await
             .map_err(|e| unavailable("root supervisor", e))?
             .reply_or(|| "root supervisor")?;
-        Ok(Runtime { registry, events, hosts, services, root })
+        Ok(Runtime { registry, events, hosts, services, root, server_side_checks: flag })
     }
 
     /// Spawns an actor for every stored host and service; returns how many started.
@@ -164,6 +174,11 @@ impl Runtime {
     /// Tells every host the new `heartbeat_timeout`.
     pub fn apply_heartbeat_timeout(&self, secs: u64) {
         let _ = self.hosts.cast(HostSupervisorMsg::ApplyTimeout { timeout_secs: secs });
+    }
+
+    /// Turns server-side checks on or off for every service.
+    pub fn apply_server_side_checks(&self, on: bool) {
+        self.server_side_checks.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Stops the whole tree and waits for it.

@@ -58,6 +58,12 @@ pub const CATALOG: &[SettingSpec] = &[
         description: "是否允许自助注册(首个用户始终可以注册)",
         kind: SettingType::Bool,
     },
+    SettingSpec {
+        key: "server_side_checks",
+        default: "false",
+        description: "服务端主动检查 http/tcp 服务(Agent 离线时仍可监控)",
+        kind: SettingType::Bool,
+    },
 ];
 
 /// Looks a setting up by key.
@@ -138,6 +144,7 @@ pub struct RuntimeSettings {
     pub heartbeat_timeout_secs: u64,
     pub webhook_retry_count: u32,
     pub registration_enabled: bool,
+    pub server_side_checks: bool,
 }
 
 impl Default for RuntimeSettings {
@@ -165,6 +172,7 @@ impl RuntimeSettings {
             heartbeat_timeout_secs: int("heartbeat_timeout") as u64,
             webhook_retry_count: int("webhook_retry_count") as u32,
             registration_enabled: get("registration_enabled") == "true",
+            server_side_checks: get("server_side_checks") == "true",
         }
     }
 }

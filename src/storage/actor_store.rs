@@ -6,7 +6,7 @@ use warden_actors::ids::{HostId, ServiceId};
 use warden_actors::model::{HostRecord, HostStatus, ServiceRecord, ServiceStatus};
 use warden_actors::ports::{ActorStore, StoreError};
 
-use super::writer::Writer;
+use super::writer::{NewCheck, Writer};
 use super::Db;
 
 /// What the host and service actors persist through.
@@ -44,6 +44,26 @@ impl ActorStore for DbActorStore {
 
     async fn load_service(&self, id: ServiceId) -> Result<Option<ServiceRecord>, StoreError> {
         Ok(self.db.service_by_id(id.0).await.map_err(err)?.map(|s| s.record()))
+    }
+
+    async fn record_check(
+        &self,
+        id: ServiceId,
+        status: ServiceStatus,
+        response_time_ms: Option<f64>,
+        status_code: Option<i64>,
+        error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let check = NewCheck {
+            service_id: id.0,
+            status: status.as_str().to_string(),
+            response_time_ms,
+            status_code,
+            error: error.map(str::to_string),
+            checked_at: at,
+        };
+        self.writer.check(check).await.map(|_| ()).map_err(|e| StoreError(e.to_string()))
     }
 
     async fn set_service_status(

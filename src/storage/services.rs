@@ -33,6 +33,9 @@ impl ServiceRow {
             name: self.name.clone(),
             check_interval_secs: self.check_interval.max(1) as u64,
             status: self.status.parse().unwrap_or(ServiceStatus::Unknown),
+            kind: self.kind.clone(),
+            target: self.target.clone(),
+            timeout_secs: self.timeout.max(1) as u64,
         }
     }
 }

@@ -20,6 +20,7 @@ crate::backend_tests!(
     crashed_actors_are_restarted_and_keep_detecting,
     a_restarted_server_restores_hosts_and_services,
     retention_deletes_only_old_rows,
+    server_side_checks_watch_services_without_their_agent,
 );
 
 type Ws =
@@ -407,4 +408,73 @@ async fn retention_deletes_only_old_rows(app: TestApp) {
     );
     let m = app.get(&format!("/api/v1/hosts/{host}/metrics?hours=720"), Some(&admin)).await;
     assert_eq!(m.body.as_array().unwrap().len(), 1);
+}
+
+async fn server_side_checks_watch_services_without_their_agent(app: TestApp) {
+    // A real HTTP target on loopback that can be told to fail.
+    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = healthy.clone();
+    let target = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let ok = flag.load(std::sync::atomic::Ordering::Relaxed);
+            async move {
+                if ok {
+                    axum::http::StatusCode::OK
+                } else {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, target).await });
+
+    let admin = app.admin().await;
+    let agent = app.agent_token(&admin).await;
+    let host = app.register_host(&agent, "probed").await;
+    let res = app
+        .post("/api/v1/agent/services/register",
+              json!({"name": "web", "type": "http", "target": format!("http://{addr}/health"), "host_id": host,
+                     "check_interval": 1, "timeout": 2}), Some(&agent))
+        .await;
+    let sid = res.body["service_id"].as_i64().unwrap();
+    app.set_settings(&admin, json!({"server_side_checks": true})).await;
+    wait_until("probed up", || async {
+        app.get(&format!("/api/v1/services/{sid}"), Some(&admin)).await.body["status"] == "up"
+    })
+    .await;
+    let checks = app.get(&format!("/api/v1/services/{sid}/checks"), Some(&admin)).await;
+    assert!(checks.body[0]["status_code"] == 200, "{}", checks.text);
+
+    healthy.store(false, std::sync::atomic::Ordering::Relaxed);
+    wait_until("probed down", || async {
+        app.get(&format!("/api/v1/services/{sid}"), Some(&admin)).await.body["status"] == "down"
+    })
+    .await;
+    assert_eq!(
+        app.get(&format!("/api/v1/services/{sid}"), Some(&admin)).await.body["last_error"],
+        "HTTP 503"
+    );
+
+    // Off again: probes stop and no new check rows appear.
+    app.set_settings(&admin, json!({"server_side_checks": false})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let before = app
+        .get(&format!("/api/v1/services/{sid}/checks"), Some(&admin))
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .len();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let after = app
+        .get(&format!("/api/v1/services/{sid}/checks"), Some(&admin))
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after, "no probes while the setting is off");
 }

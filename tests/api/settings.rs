@@ -23,6 +23,7 @@ async fn settings_show_every_key_with_defaults_and_descriptions(app: TestApp) {
         ("heartbeat_timeout", "120"),
         ("webhook_retry_count", "3"),
         ("registration_enabled", "true"),
+        ("server_side_checks", "false"),
     ] {
         assert_eq!(res.body[key]["value"], value, "{key}");
         assert!(res.body[key]["description"].as_str().is_some_and(|d| !d.is_empty()), "{key}");

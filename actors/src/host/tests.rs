@@ -161,6 +161,28 @@ mod actor {
         async fn load_service(&self, _id: ServiceId) -> Result<Option<ServiceRecord>, StoreError> {
             Ok(None)
         }
+        async fn record_check(
+            &self,
+            _id: ServiceId,
+            _s: ServiceStatus,
+            _ms: Option<f64>,
+            _code: Option<i64>,
+            _e: Option<&str>,
+            _at: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn record_check(
+            &self,
+            _id: ServiceId,
+            _s: ServiceStatus,
+            _ms: Option<f64>,
+            _code: Option<i64>,
+            _e: Option<&str>,
+            _at: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            Ok(())
+        }
         async fn set_service_status(
             &self,
             _id: ServiceId,
@@ -195,7 +217,7 @@ mod actor {
         };
         store.hosts.lock().unwrap().insert(HostId(7), record.clone());
         let clock = Arc::new(TokioClock { base: super::t(0), start: tokio::time::Instant::now() });
-        let rt = Runtime::start(store.clone(), clock.clone(), 10).await.unwrap();
+        let rt = Runtime::start(store.clone(), clock.clone(), None, 10, false).await.unwrap();
         let mut events = rt.events.subscribe();
         rt.start_all(vec![(record, Some(1))], vec![]).await.unwrap();
 

@@ -3,8 +3,10 @@
 
 pub mod bus;
 pub mod cache;
+pub mod probe;
 pub mod store;
 
 pub use bus::{BusEvent, EventBus};
 pub use cache::{Cache, CacheError};
+pub use probe::{ProbeResult, Prober};
 pub use store::{ActorStore, StoreError};

@@ -36,6 +36,17 @@ pub trait ActorStore: Send + Sync + 'static {
     /// The service as stored, `None` when it was deleted.
     async fn load_service(&self, id: ServiceId) -> Result<Option<ServiceRecord>, StoreError>;
 
+    /// Stores the result of a server-side probe as a check row.
+    async fn record_check(
+        &self,
+        id: ServiceId,
+        status: ServiceStatus,
+        response_time_ms: Option<f64>,
+        status_code: Option<i64>,
+        error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Persists a service status transition with the error that caused it, if any.
     async fn set_service_status(
         &self,

@@ -20,6 +20,8 @@ pub struct ServiceArgs {
 }
 
 pub struct ServiceActorState {
+    record: ServiceRecord,
+    probing: bool,
     service_id: ServiceId,
     host_id: HostId,
     machine: ServiceState,
@@ -85,9 +87,14 @@ impl Actor for ServiceActor {
             }
         };
         let (machine, effects) = ServiceState::restore(&record, args.deps.clock.now());
+        // Server-side checks run on the service's own interval; the timer dies with us.
+        let every = std::time::Duration::from_secs(record.check_interval_secs.max(1));
+        drop(myself.send_interval(every, || ServiceMsg::ProbeDue));
         let mut st = ServiceActorState {
             service_id: args.service_id,
             host_id: record.host_id,
+            record,
+            probing: false,
             machine,
             deps: args.deps,
         };
@@ -111,7 +118,47 @@ impl Actor for ServiceActor {
                 );
                 self.apply(&myself, st, effects).await;
             }
+            ServiceMsg::ProbeDue => {
+                let on = st.deps.server_side_checks.load(std::sync::atomic::Ordering::Relaxed);
+                if let (true, false, Some(prober)) = (on, st.probing, st.deps.prober.clone()) {
+                    st.probing = true;
+                    let (store, id, me) =
+                        (Arc::clone(&st.deps.store), st.service_id, myself.clone());
+                    let (kind, target) = (st.record.kind.clone(), st.record.target.clone());
+                    let timeout = std::time::Duration::from_secs(st.record.timeout_secs);
+                    let clock = Arc::clone(&st.deps.clock);
+                    // Off the mailbox: a slow target must not hold up check results.
+                    tokio::spawn(async move {
+                        let result = prober.probe(&kind, &target, timeout).await;
+                        let at = clock.now();
+                        if let Some(r) = &result {
+                            let stored = store
+                                .record_check(
+                                    id,
+                                    r.status,
+                                    r.response_time_ms,
+                                    r.status_code,
+                                    r.error.as_deref(),
+                                    at,
+                                )
+                                .await;
+                            if let Err(e) = stored {
+                                tracing::warn!(service_id = %id, error = %e, "could not store a server-side check");
+                            }
+                        }
+                        let _ = me.cast(ServiceMsg::ProbeCompleted { result, at });
+                    });
+                }
+            }
+            ServiceMsg::ProbeCompleted { result, at } => {
+                st.probing = false;
+                if let Some(r) = result {
+                    let effects = st.machine.on_check(r.status, r.error, at);
+                    self.apply(&myself, st, effects).await;
+                }
+            }
             ServiceMsg::ApplyInterval { interval_secs } => {
+                st.record.check_interval_secs = interval_secs;
                 let effects = st.machine.apply_interval(interval_secs, now);
                 self.apply(&myself, st, effects).await;
             }

@@ -13,6 +13,10 @@ pub enum ServiceMsg {
     ApplyInterval { interval_secs: u64 },
     /// The check deadline fired; may be stale.
     DeadlinePassed { generation: u64 },
+    /// Time to run a server-side probe (periodic; ignored while the setting is off).
+    ProbeDue,
+    /// A server-side probe finished and its check row is stored.
+    ProbeCompleted { result: Option<crate::ports::ProbeResult>, at: DateTime<Utc> },
     /// The current status (call).
     GetStatus(RpcReplyPort<ServiceStatus>),
     /// Makes the actor fail, to exercise supervision (test builds only).
