@@ -172,17 +172,6 @@ mod actor {
         ) -> Result<(), StoreError> {
             Ok(())
         }
-        async fn record_check(
-            &self,
-            _id: ServiceId,
-            _s: ServiceStatus,
-            _ms: Option<f64>,
-            _code: Option<i64>,
-            _e: Option<&str>,
-            _at: DateTime<Utc>,
-        ) -> Result<(), StoreError> {
-            Ok(())
-        }
         async fn set_service_status(
             &self,
             _id: ServiceId,

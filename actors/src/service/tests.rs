@@ -17,6 +17,9 @@ fn record() -> ServiceRecord {
         name: "api".into(),
         check_interval_secs: 60,
         status: ServiceStatus::Unknown,
+        kind: "http".into(),
+        target: "http://localhost/health".into(),
+        timeout_secs: 5,
     }
 }
 
