@@ -53,7 +53,9 @@ pub struct AgentTokenAuth {
 struct TokenEntry {
     auth: AgentTokenAuth,
     fetched: Instant,
-    last_touched: Option<Instant>,
+    /// Milliseconds after `fetched` of the last `last_used_at` write; -1 for never.
+    /// Atomic so the per-request check needs only the read lock.
+    touched_ms: std::sync::atomic::AtomicI64,
 }
 
 /// token hash → token id, for active tokens only.
@@ -73,21 +75,22 @@ impl AgentTokenCache {
 
     pub fn put(&self, hash: String, auth: AgentTokenAuth) {
         let mut map = self.entries.write().expect("token cache lock is never poisoned");
-        let last_touched = map.get(&hash).and_then(|e| e.last_touched);
-        map.insert(hash, TokenEntry { auth, fetched: Instant::now(), last_touched });
+        let entry = TokenEntry { auth, fetched: Instant::now(), touched_ms: (-1).into() };
+        map.insert(hash, entry);
     }
 
     /// Whether `last_used_at` is due to be written for this token; marks it written.
+    /// Of concurrent callers exactly one gets `true`.
     pub fn touch_due(&self, hash: &str) -> bool {
-        let mut map = self.entries.write().expect("token cache lock is never poisoned");
-        match map.get_mut(hash) {
-            Some(e) if e.last_touched.is_none_or(|t| t.elapsed() >= TOUCH_EVERY) => {
-                e.last_touched = Some(Instant::now());
-                true
-            }
-            Some(_) => false,
-            None => true,
+        use std::sync::atomic::Ordering;
+        let map = self.entries.read().expect("token cache lock is never poisoned");
+        let Some(e) = map.get(hash) else { return true };
+        let now = e.fetched.elapsed().as_millis() as i64;
+        let last = e.touched_ms.load(Ordering::Relaxed);
+        if last >= 0 && now - last < TOUCH_EVERY.as_millis() as i64 {
+            return false;
         }
+        e.touched_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
     pub fn invalidate_token(&self, token_id: i64) {

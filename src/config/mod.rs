@@ -41,6 +41,15 @@ pub struct StorageConfig {
     pub database_url: String,
     pub max_connections: u32,
     pub sqlite_busy_timeout_ms: u64,
+    pub sqlite_synchronous: SqliteSync,
+}
+
+/// SQLite's `synchronous` pragma, as far as Warden offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    Full,
+    Normal,
 }
 
 #[derive(Debug, Clone, Deserialize)]

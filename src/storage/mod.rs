@@ -66,7 +66,10 @@ impl Db {
             let opts = opts
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
+                .synchronous(match config.storage.sqlite_synchronous {
+                    crate::config::SqliteSync::Full => SqliteSynchronous::Full,
+                    crate::config::SqliteSync::Normal => SqliteSynchronous::Normal,
+                })
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_millis(config.storage.sqlite_busy_timeout_ms));
             let pool = SqlitePoolOptions::new()
