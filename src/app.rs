@@ -10,6 +10,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use warden_actors::clock::{Clock, SystemClock};
+use warden_actors::deps::RuntimePorts;
 use warden_actors::login_limit::LoginLimitPolicy;
 use warden_actors::ports::BusEvent;
 use warden_actors::root::Runtime;
@@ -62,10 +63,15 @@ impl App {
         let store = Arc::new(DbActorStore { db: db.clone(), writer: writer.clone() });
         let prober: Arc<dyn warden_actors::ports::Prober> =
             Arc::new(crate::probe::NetProber::new().context("could not build the HTTP client")?);
-        let runtime = Runtime::start(
+        let ports = RuntimePorts {
             store,
-            Arc::clone(&clock),
-            Some(prober),
+            clock: Arc::clone(&clock),
+            prober: Some(prober),
+            // The in-process cache would only duplicate the actors' live view.
+            shared_cache: (stack.redis_connected == Some(true)).then(|| Arc::clone(&stack.cache)),
+        };
+        let runtime = Runtime::start(
+            ports,
             runtime_settings.heartbeat_timeout_secs,
             runtime_settings.server_side_checks,
         )

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::broadcast::Broadcaster;
 use crate::clock::Clock;
-use crate::ports::{ActorStore, Prober};
+use crate::ports::{ActorStore, Cache, Prober};
 use crate::registry::Registry;
 
 /// The ports and shared structures actors are spawned with.
@@ -18,6 +18,22 @@ pub struct ActorDeps {
     pub prober: Option<Arc<dyn Prober>>,
     /// The live value of the `server_side_checks` setting.
     pub server_side_checks: Arc<std::sync::atomic::AtomicBool>,
+    /// A cache shared between nodes (Redis), when configured: latest metrics are
+    /// written through to it and restored from it after a process restart.
+    pub shared_cache: Option<Arc<dyn Cache>>,
+}
+
+/// The outside world the supervision tree is started with.
+pub struct RuntimePorts {
+    pub store: Arc<dyn ActorStore>,
+    pub clock: Arc<dyn Clock>,
+    pub prober: Option<Arc<dyn Prober>>,
+    pub shared_cache: Option<Arc<dyn Cache>>,
+}
+
+/// The cache key of a host's latest metrics.
+pub fn latest_metrics_key(host: crate::ids::HostId) -> String {
+    format!("host:{host}:latest_metrics")
 }
 
 /// Runs a store operation up to three times with a short pause, so a passing

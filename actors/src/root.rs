@@ -6,12 +6,11 @@ use std::time::Duration;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
 use crate::broadcast::Broadcaster;
-use crate::clock::Clock;
-use crate::deps::ActorDeps;
+use crate::deps::{ActorDeps, RuntimePorts};
 use crate::error::DomainError;
 use crate::host::{HostSupervisor, HostSupervisorMsg};
 use crate::model::{HostRecord, ServiceRecord};
-use crate::ports::{ActorStore, Prober};
+
 use crate::registry::Registry;
 use crate::service::{ServiceSupervisor, ServiceSupervisorMsg};
 
@@ -93,12 +92,11 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> DomainError {
 impl Runtime {
     /// Starts the tree. Hosts and services are spawned with [`Runtime::start_all`].
     pub async fn start(
-        store: Arc<dyn ActorStore>,
-        clock: Arc<dyn Clock>,
-        prober: Option<Arc<dyn Prober>>,
+        ports: RuntimePorts,
         heartbeat_timeout_secs: u64,
         server_side_checks: bool,
     ) -> Result<Runtime, DomainError> {
+        let RuntimePorts { store, clock, prober, shared_cache } = ports;
         let registry = Arc::new(Registry::default());
         let events = Broadcaster::default();
         let flag = Arc::new(std::sync::atomic::AtomicBool::new(server_side_checks));
@@ -109,6 +107,7 @@ impl Runtime {
             registry: Arc::clone(&registry),
             prober,
             server_side_checks: Arc::clone(&flag),
+            shared_cache,
         };
         let (root, _) =
             Actor::spawn(None, RootSupervisor, (deps, heartbeat_timeout_secs)).await.map_err(

@@ -11,6 +11,7 @@ use warden_actors::ports::{Cache, CacheError};
 #[derive(Debug, Default)]
 pub struct MemoryCache {
     counters: Mutex<HashMap<String, (u64, Instant)>>,
+    values: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 /// Above this many keys, expired ones are swept on the next write.
@@ -47,7 +48,22 @@ impl MemoryCache {
         }
     }
 
+    pub fn set_now(&self, key: &str, value: String, ttl_secs: u64) {
+        let now = Instant::now();
+        let mut map = self.values.lock().expect("cache mutex is never poisoned");
+        if map.len() > SWEEP_ABOVE {
+            map.retain(|_, (_, expires)| *expires > now);
+        }
+        map.insert(key.to_string(), (value, now + Duration::from_secs(ttl_secs)));
+    }
+
+    pub fn get_now(&self, key: &str) -> Option<String> {
+        let map = self.values.lock().expect("cache mutex is never poisoned");
+        map.get(key).filter(|(_, expires)| *expires > Instant::now()).map(|(v, _)| v.clone())
+    }
+
     pub fn delete_now(&self, key: &str) {
+        self.values.lock().expect("cache mutex is never poisoned").remove(key);
         self.counters.lock().expect("cache mutex is never poisoned").remove(key);
     }
 }
@@ -65,6 +81,15 @@ impl Cache for MemoryCache {
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         self.delete_now(key);
         Ok(())
+    }
+
+    async fn set_value(&self, key: &str, value: String, ttl_secs: u64) -> Result<(), CacheError> {
+        self.set_now(key, value, ttl_secs);
+        Ok(())
+    }
+
+    async fn get_value(&self, key: &str) -> Result<Option<String>, CacheError> {
+        Ok(self.get_now(key))
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

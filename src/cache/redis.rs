@@ -128,6 +128,27 @@ impl Cache for RedisCache {
         Ok(())
     }
 
+    async fn set_value(&self, key: &str, value: String, ttl_secs: u64) -> Result<(), CacheError> {
+        let expire = Some(fred::types::Expiration::EX(ttl_secs as i64));
+        let res: Result<(), Error> =
+            self.client.set(self.key(key), value.as_str(), expire, None, false).await;
+        if let Err(e) = res {
+            degraded("set", &e);
+            self.fallback.set_now(key, value, ttl_secs);
+        }
+        Ok(())
+    }
+
+    async fn get_value(&self, key: &str) -> Result<Option<String>, CacheError> {
+        match self.client.get::<Option<String>, _>(self.key(key)).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                degraded("get", &e);
+                Ok(self.fallback.get_now(key))
+            }
+        }
+    }
+
     async fn ping(&self) -> Result<(), CacheError> {
         self.client.ping::<String>(None).await.map(|_| ()).map_err(|e| CacheError(e.to_string()))
     }

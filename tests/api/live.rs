@@ -377,6 +377,16 @@ async fn a_restarted_server_restores_hosts_and_services(app: TestApp) {
         1,
         "acknowledged metrics survived the restart"
     );
+    // With Redis, the latest metrics come back too; without it they return with the
+    // next report (the history above is the durable record either way).
+    let latest = app.get(&format!("/api/v1/hosts/{host}"), Some(&admin)).await.body
+        ["latest_metrics"]
+        .clone();
+    if app.redis {
+        assert_eq!(latest["cpu_percent"], 5.0, "{latest}");
+    } else {
+        assert!(latest.is_null(), "{latest}");
+    }
     // The same agent token keeps working against the restarted server.
     let res = app.post("/api/v1/agent/heartbeat", json!({"host_id": host}), Some(&agent)).await;
     assert_eq!(res.status, StatusCode::OK);

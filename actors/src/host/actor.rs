@@ -16,6 +16,9 @@ use crate::model::{HostRecord, LiveEvent};
 
 pub struct HostActor;
 
+/// How long latest metrics stay in the shared cache without a new report.
+const LATEST_METRICS_TTL_SECS: u64 = 7 * 24 * 3600;
+
 /// Spawn arguments; kept by the supervisor to respawn the actor after a failure.
 #[derive(Clone)]
 pub struct HostArgs {
@@ -102,6 +105,16 @@ impl Actor for HostActor {
             }
         }
         args.live.set_agent_connected(false);
+        if let (None, Some(cache)) = (args.live.metrics(), &args.deps.shared_cache) {
+            // After a process restart, the latest metrics come back from the shared cache.
+            if let Ok(Some(json)) =
+                cache.get_value(&crate::deps::latest_metrics_key(args.host_id)).await
+            {
+                if let Ok(m) = serde_json::from_str::<crate::model::MetricsSnapshot>(&json) {
+                    args.live.set_metrics(Arc::new(m));
+                }
+            }
+        }
         let mut st = HostActorState {
             host_id: args.host_id,
             machine,
@@ -128,6 +141,14 @@ impl Actor for HostActor {
                 self.apply(&myself, st, effects).await;
             }
             HostMsg::RecordMetrics { metrics, partitions } => {
+                if let Some(cache) = st.deps.shared_cache.clone() {
+                    let key = crate::deps::latest_metrics_key(st.host_id);
+                    let json = serde_json::to_string(&*metrics).unwrap_or_default();
+                    // Write-through, best effort: the live view is authoritative here.
+                    tokio::spawn(async move {
+                        let _ = cache.set_value(&key, json, LATEST_METRICS_TTL_SECS).await;
+                    });
+                }
                 st.live.set_metrics(metrics);
                 if let Some(json) = partitions {
                     // Partitions change slowly: persist when they differ from what was

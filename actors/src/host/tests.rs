@@ -206,7 +206,18 @@ mod actor {
         };
         store.hosts.lock().unwrap().insert(HostId(7), record.clone());
         let clock = Arc::new(TokioClock { base: super::t(0), start: tokio::time::Instant::now() });
-        let rt = Runtime::start(store.clone(), clock.clone(), None, 10, false).await.unwrap();
+        let rt = Runtime::start(
+            crate::deps::RuntimePorts {
+                store: store.clone(),
+                clock: clock.clone(),
+                prober: None,
+                shared_cache: None,
+            },
+            10,
+            false,
+        )
+        .await
+        .unwrap();
         let mut events = rt.events.subscribe();
         rt.start_all(vec![(record, Some(1))], vec![]).await.unwrap();
 

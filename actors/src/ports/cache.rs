@@ -21,6 +21,12 @@ pub trait Cache: Send + Sync + 'static {
     /// Removes `key`.
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
 
+    /// Stores a value under `key` for `ttl_secs`.
+    async fn set_value(&self, key: &str, value: String, ttl_secs: u64) -> Result<(), CacheError>;
+
+    /// The value under `key`, if present and not expired.
+    async fn get_value(&self, key: &str) -> Result<Option<String>, CacheError>;
+
     /// A round trip to the backing store, for health reporting.
     async fn ping(&self) -> Result<(), CacheError>;
 
