@@ -89,3 +89,68 @@ async fn status_needs_a_login_and_reports_real_dependency_state(app: TestApp) {
     }
     assert!(data["llm_status"].is_string());
 }
+
+/// A port on loopback with nothing listening.
+async fn closed_port() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn unreachable_redis_runs_degraded_when_not_required() {
+    let url = format!("redis://127.0.0.1:{}", closed_port().await);
+    let started = std::time::Instant::now();
+    let app = TestApp::spawn_with(
+        crate::support::Backend::Sqlite,
+        &[("REDIS_URL", &url), ("WARDEN_REDIS__CONNECT_TIMEOUT_SECS", "1")],
+    )
+    .await
+    .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "never hangs");
+    let (token, _) = app.register("ops@example.com", "password-1").await;
+    let res = app.get("/api/status", Some(&token)).await;
+    assert_eq!(res.body["data"]["redis_status"], "disconnected");
+    // Login throttling still works, locally.
+    for _ in 0..10 {
+        app.post(
+            "/api/v1/auth/login",
+            serde_json::json!({"email": "ops@example.com", "password": "nope-nope"}),
+            None,
+        )
+        .await;
+    }
+    let res = app
+        .post(
+            "/api/v1/auth/login",
+            serde_json::json!({"email": "ops@example.com", "password": "password-1"}),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn unreachable_redis_stops_start_up_when_required() {
+    let url = format!("redis://127.0.0.1:{}", closed_port().await);
+    let dir = tempfile::tempdir().unwrap();
+    let env: std::collections::HashMap<String, String> = [
+        ("WARDEN_LISTEN", "127.0.0.1:0".to_string()),
+        ("WARDEN_DATA_DIR", dir.path().display().to_string()),
+        ("REDIS_URL", url.clone()),
+        ("WARDEN_REDIS__REQUIRED", "true".to_string()),
+        ("WARDEN_REDIS__CONNECT_TIMEOUT_SECS", "1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let config =
+        warden::config::Config::load(&warden::config::LoadOptions { env, ..Default::default() })
+            .unwrap();
+    let started = std::time::Instant::now();
+    let err = match warden::App::build(config).await {
+        Ok(_) => panic!("start-up must fail when a required Redis is unreachable"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "never hangs");
+    assert!(err.contains("redis") && err.contains("unreachable"), "{err}");
+}

@@ -8,6 +8,7 @@ mod agent;
 mod agent_tokens;
 mod audit;
 mod auth;
+mod cli;
 mod errors;
 mod health;
 mod ingest_reads;
