@@ -329,39 +329,38 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// A logged-in user with the `operator` or `admin` role (writes).
-#[derive(Debug, Clone)]
-pub struct OperatorUser(pub AuthUser);
+/// Defines an extractor for a logged-in user whose role allows `$role` (403 otherwise).
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, $role:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub AuthUser);
 
-impl FromRequestParts<AppState> for OperatorUser {
-    type Rejection = ApiError;
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let user = AuthUser::from_request_parts(parts, state).await?;
-        user.require(Role::Operator)?;
-        Ok(OperatorUser(user))
-    }
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &AppState,
+            ) -> Result<Self, Self::Rejection> {
+                let user = AuthUser::from_request_parts(parts, state).await?;
+                user.require($role)?;
+                Ok($name(user))
+            }
+        }
+    };
 }
 
-/// A logged-in user with the `admin` role.
-#[derive(Debug, Clone)]
-pub struct AdminUser(pub AuthUser);
-
-impl FromRequestParts<AppState> for AdminUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let user = AuthUser::from_request_parts(parts, state).await?;
-        user.require(Role::Admin)?;
-        Ok(AdminUser(user))
-    }
-}
+role_extractor!(
+    /// A logged-in user with the `operator` or `admin` role (writes).
+    OperatorUser,
+    Role::Operator
+);
+role_extractor!(
+    /// A logged-in user with the `admin` role.
+    AdminUser,
+    Role::Admin
+);
 
 /// An agent authenticated by an agent token, sent as `X-Agent-Token: <token>` (seed)
 /// or `Authorization: Bearer <token>` (what the VigilOps agent sends).
