@@ -34,6 +34,7 @@ pub mod ports;
 pub mod registry;
 pub mod role;
 pub mod root;
+pub mod rule;
 pub mod service;
 pub mod settings;
 pub mod supervision;

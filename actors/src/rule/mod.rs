@@ -1,0 +1,11 @@
+//! Alert rules: how a rule judges a value ([`eval`]) and the per-target state machine
+//! that turns judgements into alerts and notifications ([`state`]). Pure and tested
+//! with explicit times; the rule actors that drive them come with the alerting engine.
+
+pub mod eval;
+pub mod state;
+#[cfg(test)]
+mod tests;
+
+pub use eval::{Operator, SilenceWindow, HOST_METRICS};
+pub use state::{Notice, RuleEffect, RulePolicy, TargetPhase, TargetState};
