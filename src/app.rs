@@ -65,6 +65,7 @@ impl App {
             Arc::new(crate::probe::NetProber::new().context("could not build the HTTP client")?);
         let ports = RuntimePorts {
             store,
+            alerts: Arc::new(crate::storage::alerts::DbAlertStore(db.clone())),
             clock: Arc::clone(&clock),
             prober: Some(prober),
             // The in-process cache would only duplicate the actors' live view.
@@ -74,6 +75,7 @@ impl App {
             ports,
             runtime_settings.heartbeat_timeout_secs,
             runtime_settings.server_side_checks,
+            runtime_settings.alert_check_interval_secs,
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -83,7 +85,18 @@ impl App {
         let services = services.iter().map(|s| s.record()).collect();
         let (h, s) =
             runtime.start_all(hosts, services).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        tracing::info!(hosts = h, services = s, "actors started");
+        db.seed_builtin_rules(clock.now()).await.context("could not seed the built-in rules")?;
+        let mut rules = Vec::new();
+        for row in db.list_rules(None).await.context("could not load alert rules")? {
+            match row.fields().config(row.id) {
+                Ok(c) => rules.push(c),
+                Err((field, msg)) => {
+                    tracing::error!(rule_id = row.id, field, %msg, "skipping an invalid stored rule")
+                }
+            }
+        }
+        let r = runtime.start_rules(rules).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(hosts = h, services = s, rules = r, "actors started");
 
         let listener = TcpListener::bind(config.listen_addr())
             .await

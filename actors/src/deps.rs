@@ -26,6 +26,7 @@ pub struct ActorDeps {
 /// The outside world the supervision tree is started with.
 pub struct RuntimePorts {
     pub store: Arc<dyn ActorStore>,
+    pub alerts: Arc<dyn crate::ports::AlertStore>,
     pub clock: Arc<dyn Clock>,
     pub prober: Option<Arc<dyn Prober>>,
     pub shared_cache: Option<Arc<dyn Cache>>,

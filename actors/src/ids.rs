@@ -27,3 +27,11 @@ id_type!(
     /// A monitored service on a host.
     ServiceId
 );
+id_type!(
+    /// An alert rule.
+    RuleId
+);
+id_type!(
+    /// An alert.
+    AlertId
+);

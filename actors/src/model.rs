@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{HostId, ServiceId};
+use crate::ids::{AlertId, HostId, ServiceId};
 
 /// Whether a host's agent is alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -106,6 +106,33 @@ pub struct MetricsSnapshot {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// What happened to an alert (for the notification dispatcher, incidents, dashboards).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    pub alert_id: AlertId,
+    pub rule_id: Option<crate::ids::RuleId>,
+    pub kind: AlertEventKind,
+    pub severity: String,
+    pub title: String,
+    pub message: Option<String>,
+    pub host_id: Option<HostId>,
+    pub metric_value: Option<f64>,
+    pub at: DateTime<Utc>,
+}
+
+/// The kinds of [`AlertEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertEventKind {
+    Fired,
+    Acknowledged,
+    Resolved,
+    /// A notification is due (first firing, a continuous repeat, or recovery).
+    NotifyFired,
+    NotifyRepeat,
+    NotifyResolved,
+}
+
 /// What a host actor restores itself from.
 #[derive(Debug, Clone)]
 pub struct HostRecord {
@@ -113,6 +140,9 @@ pub struct HostRecord {
     pub hostname: String,
     pub status: HostStatus,
     pub last_heartbeat: Option<DateTime<Utc>>,
+    /// For rule target filters.
+    pub group_name: Option<String>,
+    pub tags: Vec<String>,
 }
 
 /// What a service actor restores itself from.
@@ -165,6 +195,16 @@ pub enum LiveEvent {
     },
     MetricsRecorded {
         host_id: HostId,
+        metrics: std::sync::Arc<MetricsSnapshot>,
     },
+    /// A database metrics report was committed: metric name → value.
+    DbMetricsRecorded {
+        host_id: HostId,
+        database_id: i64,
+        db_name: String,
+        values: std::sync::Arc<Vec<(String, f64)>>,
+    },
+    /// An alert opened, was acknowledged or resolved, or asks for a notification.
+    Alert(AlertEvent),
     LogsIngested(std::sync::Arc<Vec<LogLine>>),
 }

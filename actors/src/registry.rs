@@ -19,6 +19,9 @@ pub struct HostEntry {
     /// The agent token the host registered with; requests from other tokens are refused.
     pub token_id: Option<i64>,
     pub live: Arc<HostLive>,
+    /// Group and tags, for rule target filters.
+    pub group_name: Option<String>,
+    pub tags: Arc<[String]>,
 }
 
 /// A service's actor and the host it belongs to.
@@ -60,9 +63,17 @@ impl Registry {
         }
     }
 
-    pub(crate) fn set_host_token(&self, id: HostId, token_id: Option<i64>) {
+    pub(crate) fn set_host_token(
+        &self,
+        id: HostId,
+        token_id: Option<i64>,
+        group_name: Option<String>,
+        tags: Vec<String>,
+    ) {
         if let Some(e) = self.hosts.write().expect("registry lock is never poisoned").get_mut(&id) {
             e.token_id = token_id;
+            e.group_name = group_name;
+            e.tags = tags.into();
         }
     }
 

@@ -12,13 +12,18 @@ use crate::host::{HostSupervisor, HostSupervisorMsg};
 use crate::model::{HostRecord, ServiceRecord};
 
 use crate::registry::Registry;
+use crate::rule::supervisor::RuleSupervisorArgs;
+use crate::rule::{RuleConfig, RuleSupervisor, RuleSupervisorMsg};
 use crate::service::{ServiceSupervisor, ServiceSupervisorMsg};
 
 /// How long the facade waits for a supervisor to answer.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+type Supervisors =
+    (ActorRef<HostSupervisorMsg>, ActorRef<ServiceSupervisorMsg>, ActorRef<RuleSupervisorMsg>);
+
 pub enum RootMsg {
-    GetSupervisors(RpcReplyPort<(ActorRef<HostSupervisorMsg>, ActorRef<ServiceSupervisorMsg>)>),
+    GetSupervisors(RpcReplyPort<Supervisors>),
 }
 
 pub struct RootSupervisor;
@@ -26,24 +31,27 @@ pub struct RootSupervisor;
 pub struct RootState {
     hosts: ActorRef<HostSupervisorMsg>,
     services: ActorRef<ServiceSupervisorMsg>,
+    rules: ActorRef<RuleSupervisorMsg>,
 }
 
 impl Actor for RootSupervisor {
     type Msg = RootMsg;
     type State = RootState;
-    type Arguments = (ActorDeps, u64);
+    type Arguments = (ActorDeps, u64, RuleSupervisorArgs);
 
     async fn pre_start(
         &self,
         myself: ActorRef<RootMsg>,
-        (deps, timeout): (ActorDeps, u64),
+        (deps, timeout, rule_args): (ActorDeps, u64, RuleSupervisorArgs),
     ) -> Result<RootState, ActorProcessingErr> {
         let (hosts, _) =
             Actor::spawn_linked(None, HostSupervisor, (deps.clone(), timeout), myself.get_cell())
                 .await?;
         let (services, _) =
             Actor::spawn_linked(None, ServiceSupervisor, deps, myself.get_cell()).await?;
-        Ok(RootState { hosts, services })
+        let (rules, _) =
+            Actor::spawn_linked(None, RuleSupervisor, rule_args, myself.get_cell()).await?;
+        Ok(RootState { hosts, services, rules })
     }
 
     async fn handle(
@@ -54,7 +62,7 @@ impl Actor for RootSupervisor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             RootMsg::GetSupervisors(reply) => {
-                let _ = reply.send((st.hosts.clone(), st.services.clone()));
+                let _ = reply.send((st.hosts.clone(), st.services.clone(), st.rules.clone()));
             }
         }
         Ok(())
@@ -81,6 +89,7 @@ pub struct Runtime {
     pub events: Broadcaster,
     hosts: ActorRef<HostSupervisorMsg>,
     services: ActorRef<ServiceSupervisorMsg>,
+    rules: ActorRef<RuleSupervisorMsg>,
     root: ActorRef<RootMsg>,
     server_side_checks: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -95,8 +104,9 @@ impl Runtime {
         ports: RuntimePorts,
         heartbeat_timeout_secs: u64,
         server_side_checks: bool,
+        alert_check_interval_secs: u64,
     ) -> Result<Runtime, DomainError> {
-        let RuntimePorts { store, clock, prober, shared_cache } = ports;
+        let RuntimePorts { store, alerts, clock, prober, shared_cache } = ports;
         let registry = Arc::new(Registry::default());
         let events = Broadcaster::default();
         let flag = Arc::new(std::sync::atomic::AtomicBool::new(server_side_checks));
@@ -109,16 +119,25 @@ impl Runtime {
             server_side_checks: Arc::clone(&flag),
             shared_cache,
         };
+        let rule_args = RuleSupervisorArgs {
+            store: alerts,
+            events: events.clone(),
+            clock: Arc::clone(&deps.clock),
+            registry: Arc::clone(&registry),
+            check_interval_secs: alert_check_interval_secs,
+        };
         let (root, _) =
-            Actor::spawn(None, RootSupervisor, (deps, heartbeat_timeout_secs)).await.map_err(
-                |e| DomainError::internal(format!("could not start the supervision tree: {e}")),
-            )?;
-        let (hosts, services) = root
+            Actor::spawn(None, RootSupervisor, (deps, heartbeat_timeout_secs, rule_args))
+                .await
+                .map_err(|e| {
+                    DomainError::internal(format!("could not start the supervision tree: {e}"))
+                })?;
+        let (hosts, services, rules) = root
             .call(RootMsg::GetSupervisors, Some(CALL_TIMEOUT))
             .await
             .map_err(|e| unavailable("root supervisor", e))?
             .reply_or(|| "root supervisor")?;
-        Ok(Runtime { registry, events, hosts, services, root, server_side_checks: flag })
+        Ok(Runtime { registry, events, hosts, services, rules, root, server_side_checks: flag })
     }
 
     /// Spawns an actor for every stored host and service; returns how many started.
@@ -168,6 +187,40 @@ impl Runtime {
             .map_err(|e| unavailable("service supervisor", e))?
             .reply_or(|| "service supervisor")?
             .map_err(DomainError::unavailable)
+    }
+
+    /// Spawns an actor for every rule; returns how many started.
+    pub async fn start_rules(&self, rules: Vec<RuleConfig>) -> Result<usize, DomainError> {
+        self.rules
+            .call(
+                |reply| RuleSupervisorMsg::StartAll { rules, reply },
+                Some(Duration::from_secs(600)),
+            )
+            .await
+            .map_err(|e| unavailable("rule supervisor", e))?
+            .reply_or(|| "rule supervisor")
+    }
+
+    /// A rule was created or edited: its actor applies it from now on.
+    pub async fn upsert_rule(&self, rule: RuleConfig) -> Result<(), DomainError> {
+        self.rules
+            .call(
+                |reply| RuleSupervisorMsg::Upsert { rule: Box::new(rule), reply },
+                Some(CALL_TIMEOUT),
+            )
+            .await
+            .map_err(|e| unavailable("rule supervisor", e))?
+            .reply_or(|| "rule supervisor")?
+            .map_err(DomainError::unavailable)
+    }
+
+    /// A rule was deleted: its actor stops.
+    pub async fn remove_rule(&self, rule: crate::ids::RuleId) -> Result<(), DomainError> {
+        self.rules
+            .call(|reply| RuleSupervisorMsg::Remove { rule, reply }, Some(CALL_TIMEOUT))
+            .await
+            .map_err(|e| unavailable("rule supervisor", e))?
+            .reply_or(|| "rule supervisor")
     }
 
     /// Tells every host the new `heartbeat_timeout`.

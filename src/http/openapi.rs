@@ -7,7 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::bot::health;
 use super::v1::{
-    agent, agent_tokens, audit, auth, dashboard, databases, hosts, logs, services, settings, users,
+    agent, agent_tokens, alerts, audit, auth, dashboard, databases, hosts, logs, services,
+    settings, users,
 };
 
 struct BearerAuth;
@@ -38,6 +39,8 @@ impl Modify for BearerAuth {
         databases::list_targets, databases::create_target, databases::update_target, databases::delete_target,
         logs::search, logs::stats,
         dashboard::trends,
+        alerts::list, alerts::get_one, alerts::ack, alerts::list_rules, alerts::create_rule, alerts::get_rule,
+        alerts::update_rule, alerts::delete_rule,
         super::ws::dashboard, super::ws::logs, super::ws::agent,
         health::healthz, health::metrics, health::status,
     )

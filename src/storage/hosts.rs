@@ -61,7 +61,20 @@ impl HostRow {
             hostname: self.hostname.clone(),
             status: self.status.parse().unwrap_or(HostStatus::Offline),
             last_heartbeat: self.last_heartbeat,
+            group_name: self.group_name.clone(),
+            tags: tag_names(self.tags.as_deref()),
         }
+    }
+}
+
+/// Tag names from stored tags: list items, or the keys of an object (`{"web": true}`).
+pub fn tag_names(json: Option<&str>) -> Vec<String> {
+    match json.and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()) {
+        Some(serde_json::Value::Array(items)) => {
+            items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+        }
+        Some(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod actor_store;
 pub mod agent_tokens;
+pub mod alerts;
 pub mod audit;
 pub mod dashboard;
 pub mod databases;

@@ -50,7 +50,7 @@ impl HostActor {
         for effect in effects {
             match effect {
                 HostEffect::StatusChanged { status, at } => {
-                    st.live.set_status(status);
+                    // Persist first, so no reader sees a status the store does not have.
                     let (store, id) = (Arc::clone(&st.deps.store), st.host_id);
                     if let Err(e) =
                         with_retry("set host status", || store.set_host_status(id, status, at))
@@ -58,6 +58,7 @@ impl HostActor {
                     {
                         tracing::error!(host_id = %id, %status, error = %e, "could not persist host status");
                     }
+                    st.live.set_status(status);
                     tracing::info!(host_id = %id, hostname = %st.machine.hostname, %status, "host status changed");
                     st.deps.events.emit(LiveEvent::HostStatusChanged {
                         host_id: id,
@@ -166,7 +167,11 @@ impl Actor for HostActor {
                 st.live.set_last_seen(now);
                 let effects = st.machine.on_heartbeat(now);
                 self.apply(&myself, st, effects).await;
-                st.deps.events.emit(LiveEvent::MetricsRecorded { host_id: st.host_id });
+                if let Some(metrics) = st.live.metrics() {
+                    st.deps
+                        .events
+                        .emit(LiveEvent::MetricsRecorded { host_id: st.host_id, metrics });
+                }
             }
             HostMsg::ApplyTimeout { timeout_secs } => {
                 let effects = st.machine.apply_timeout(Duration::seconds(timeout_secs as i64), now);

@@ -70,13 +70,20 @@ impl HostSupervisor {
     ) -> Result<(), String> {
         let registry = Arc::clone(&st.deps.registry);
         if registry.host(record.id).is_some() {
-            registry.set_host_token(record.id, token_id);
+            registry.set_host_token(
+                record.id,
+                token_id,
+                record.group_name.clone(),
+                record.tags.clone(),
+            );
             return Ok(());
         }
         let id = record.id;
+        let (record_group, record_tags) = (record.group_name.clone(), record.tags.clone());
         let live = Arc::new(HostLive::new(record.status, record.last_heartbeat));
         let actor = Self::spawn_child(myself, st, id, Arc::clone(&live), Some(record)).await?;
-        registry.put_host(id, HostEntry { actor, token_id, live });
+        let (group_name, tags) = (record_group, record_tags.into());
+        registry.put_host(id, HostEntry { actor, token_id, live, group_name, tags });
         Ok(())
     }
 }

@@ -11,7 +11,14 @@ fn t(secs: i64) -> DateTime<Utc> {
 }
 
 fn record(status: HostStatus, last: Option<DateTime<Utc>>) -> HostRecord {
-    HostRecord { id: HostId(1), hostname: "web-01".into(), status, last_heartbeat: last }
+    HostRecord {
+        id: HostId(1),
+        hostname: "web-01".into(),
+        status,
+        last_heartbeat: last,
+        group_name: None,
+        tags: Vec::new(),
+    }
 }
 
 fn deadline(effects: &[HostEffect]) -> Option<(std::time::Duration, u64)> {
@@ -183,6 +190,55 @@ mod actor {
         }
     }
 
+    type OpenEntry = (crate::ids::RuleId, String, crate::ids::AlertId, DateTime<Utc>);
+
+    /// Alerts kept in memory (the host test does not exercise rules).
+    #[derive(Default)]
+    pub struct MemAlerts {
+        open: Mutex<Vec<OpenEntry>>,
+    }
+
+    #[async_trait]
+    impl crate::ports::AlertStore for MemAlerts {
+        async fn open_alert(
+            &self,
+            a: &crate::ports::NewAlert,
+        ) -> Result<Option<crate::ids::AlertId>, StoreError> {
+            let mut open = self.open.lock().unwrap();
+            if open.iter().any(|(r, t, _, _)| *r == a.rule_id && *t == a.target) {
+                return Ok(None);
+            }
+            let id = crate::ids::AlertId(open.len() as i64 + 1);
+            open.push((a.rule_id, a.target.clone(), id, a.fired_at));
+            Ok(Some(id))
+        }
+        async fn resolve_alert(
+            &self,
+            rule: crate::ids::RuleId,
+            target: &str,
+            _at: DateTime<Utc>,
+        ) -> Result<Option<crate::ids::AlertId>, StoreError> {
+            let mut open = self.open.lock().unwrap();
+            let pos = open.iter().position(|(r, t, _, _)| *r == rule && t == target);
+            Ok(pos.map(|i| open.remove(i).2))
+        }
+        async fn open_alerts(
+            &self,
+            rule: crate::ids::RuleId,
+        ) -> Result<Vec<crate::ports::OpenAlert>, StoreError> {
+            let open = self.open.lock().unwrap();
+            Ok(open
+                .iter()
+                .filter(|(r, ..)| *r == rule)
+                .map(|(_, t, id, at)| crate::ports::OpenAlert {
+                    id: *id,
+                    target: t.clone(),
+                    fired_at: *at,
+                })
+                .collect())
+        }
+    }
+
     /// A clock that follows tokio's (paused) time, so timers and `now` agree.
     struct TokioClock {
         base: DateTime<Utc>,
@@ -201,6 +257,8 @@ mod actor {
         let record = HostRecord {
             id: HostId(7),
             hostname: "db-01".into(),
+            group_name: None,
+            tags: Vec::new(),
             status: HostStatus::Offline,
             last_heartbeat: None,
         };
@@ -209,12 +267,14 @@ mod actor {
         let rt = Runtime::start(
             crate::deps::RuntimePorts {
                 store: store.clone(),
+                alerts: Arc::new(MemAlerts::default()),
                 clock: clock.clone(),
                 prober: None,
                 shared_cache: None,
             },
             10,
             false,
+            60,
         )
         .await
         .unwrap();

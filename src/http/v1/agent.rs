@@ -548,6 +548,23 @@ pub async fn db_metrics(
         .db
         .upsert_database(body.host_id, name, &db_type, status, slow.as_deref(), state.clock.now())
         .await?;
+    let named: Vec<(String, f64)> = [
+        ("connections_total", values.connections_total),
+        ("connections_active", values.connections_active),
+        ("connections_max", values.connections_max),
+        ("database_size_mb", values.database_size_mb),
+        ("slow_queries", values.slow_queries),
+        ("tables_count", values.tables_count),
+        ("transactions_committed", values.transactions_committed),
+        ("transactions_rolled_back", values.transactions_rolled_back),
+        ("qps", values.qps),
+        ("tablespace_used_pct", values.tablespace_used_pct),
+        ("lock_waits", values.lock_waits),
+        ("deadlocks", values.deadlocks),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+    .collect();
     let metric_id = state
         .writer
         .db_metric(NewDbMetric {
@@ -557,6 +574,13 @@ pub async fn db_metrics(
             recorded_at,
         })
         .await?;
+    // Rules judge the report once it is committed.
+    state.runtime.events.emit(LiveEvent::DbMetricsRecorded {
+        host_id: HostId(body.host_id),
+        database_id: database.id,
+        db_name: database.name.clone(),
+        values: Arc::new(named),
+    });
     Ok((
         StatusCode::CREATED,
         Json(json!({"status": "ok", "database_id": database.id, "metric_id": metric_id})),

@@ -19,8 +19,8 @@ fn round1(x: f64) -> f64 {
 }
 
 /// The summary the dashboard WebSocket pushes. Hosts and usage come from the host
-/// actors' live views; services and logs from the store. Alerts are counted once the
-/// alerting engine exists (0 until then).
+/// actors' live views; services, logs and alerts from the store ("firing" counts every
+/// open alert, acknowledged or not).
 pub async fn summary(state: &AppState) -> Result<Value, ApiError> {
     let lives = state.runtime.registry.host_lives();
     let total = lives.len() as u64;
@@ -51,12 +51,14 @@ pub async fn summary(state: &AppState) -> Result<Value, ApiError> {
     let services = state.db.service_stats().await?;
     let now = state.clock.now();
     let errors_1h = state.db.error_log_count(now - chrono::Duration::hours(1)).await?;
+    let (alerts_total, alerts_open, alerts_1h) =
+        state.db.alert_counts(now - chrono::Duration::hours(1)).await?;
     let score = health_score(HealthInputs {
         hosts_total: total,
         hosts_offline: total - online,
         services_total: services.total as u64,
         services_down: services.unhealthy as u64,
-        alerts_firing: 0,
+        alerts_firing: alerts_open as u64,
         avg_cpu,
         avg_mem,
     });
@@ -64,8 +66,8 @@ pub async fn summary(state: &AppState) -> Result<Value, ApiError> {
         "timestamp": now.to_rfc3339_opts(SecondsFormat::Secs, false),
         "hosts": {"total": total, "online": online, "offline": total - online},
         "services": {"total": services.total, "up": services.healthy, "down": services.unhealthy},
-        "alerts": {"total": 0, "firing": 0},
-        "recent_1h": {"alert_count": 0, "error_log_count": errors_1h},
+        "alerts": {"total": alerts_total, "firing": alerts_open},
+        "recent_1h": {"alert_count": alerts_1h, "error_log_count": errors_1h},
         "avg_usage": {"cpu_percent": avg_cpu.unwrap_or(0.0), "memory_percent": avg_mem.unwrap_or(0.0),
                       "disk_percent": avg_disk.unwrap_or(0.0)},
         "health_score": score,
@@ -90,6 +92,7 @@ pub async fn trends(
         .map(|h| (h.hour, (h.avg_cpu, h.avg_mem)))
         .collect();
     let errors: HashMap<i64, i64> = state.db.hourly_errors(first).await?.into_iter().collect();
+    let alerts: HashMap<i64, i64> = state.db.hourly_alerts(first).await?.into_iter().collect();
     let trends: Vec<Value> = (0..24)
         .map(|i| {
             let hour = first + chrono::Duration::hours(i);
@@ -98,7 +101,8 @@ pub async fn trends(
             json!({
                 "hour": hour.to_rfc3339_opts(SecondsFormat::Secs, false),
                 "avg_cpu": cpu.map(round1), "avg_mem": mem.map(round1),
-                "alert_count": 0, "error_log_count": errors.get(&key).copied().unwrap_or(0),
+                "alert_count": alerts.get(&key).copied().unwrap_or(0),
+                "error_log_count": errors.get(&key).copied().unwrap_or(0),
             })
         })
         .collect();

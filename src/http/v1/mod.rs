@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod agent_tokens;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod dashboard;
@@ -39,6 +40,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/agent/logs", post(agent::logs))
         .route("/api/v1/agent/db-targets", get(agent::db_targets))
         .route("/api/v1/agent/ws/{host_id}", get(super::ws::agent))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{id}", get(alerts::get_one))
+        .route("/api/v1/alerts/{id}/ack", post(alerts::ack))
+        .route("/api/v1/alert-rules", get(alerts::list_rules).post(alerts::create_rule))
+        .route(
+            "/api/v1/alert-rules/{id}",
+            get(alerts::get_rule).put(alerts::update_rule).delete(alerts::delete_rule),
+        )
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{id}", get(hosts::get_one))
         .route("/api/v1/hosts/{id}/metrics", get(hosts::metrics))
