@@ -57,6 +57,16 @@ impl MemoryCache {
         map.insert(key.to_string(), (value, now + Duration::from_secs(ttl_secs)));
     }
 
+    pub fn set_nx_now(&self, key: &str, ttl_secs: u64) -> bool {
+        let now = Instant::now();
+        let mut map = self.values.lock().expect("cache mutex is never poisoned");
+        if map.get(key).is_some_and(|(_, expires)| *expires > now) {
+            return false;
+        }
+        map.insert(key.to_string(), (String::new(), now + Duration::from_secs(ttl_secs)));
+        true
+    }
+
     pub fn get_now(&self, key: &str) -> Option<String> {
         let map = self.values.lock().expect("cache mutex is never poisoned");
         map.get(key).filter(|(_, expires)| *expires > Instant::now()).map(|(v, _)| v.clone())
@@ -81,6 +91,10 @@ impl Cache for MemoryCache {
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         self.delete_now(key);
         Ok(())
+    }
+
+    async fn set_nx(&self, key: &str, ttl_secs: u64) -> Result<bool, CacheError> {
+        Ok(self.set_nx_now(key, ttl_secs))
     }
 
     async fn set_value(&self, key: &str, value: String, ttl_secs: u64) -> Result<(), CacheError> {

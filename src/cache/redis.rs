@@ -128,6 +128,21 @@ impl Cache for RedisCache {
         Ok(())
     }
 
+    async fn set_nx(&self, key: &str, ttl_secs: u64) -> Result<bool, CacheError> {
+        let expire = Some(fred::types::Expiration::EX(ttl_secs as i64));
+        let res: Result<Option<String>, Error> = self
+            .client
+            .set(self.key(key), "1", expire, Some(fred::types::SetOptions::NX), false)
+            .await;
+        match res {
+            Ok(reply) => Ok(reply.is_some()),
+            Err(e) => {
+                degraded("set nx", &e);
+                Ok(self.fallback.set_nx_now(key, ttl_secs))
+            }
+        }
+    }
+
     async fn set_value(&self, key: &str, value: String, ttl_secs: u64) -> Result<(), CacheError> {
         let expire = Some(fred::types::Expiration::EX(ttl_secs as i64));
         let res: Result<(), Error> =

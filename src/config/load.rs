@@ -37,6 +37,8 @@ const SHORTHANDS: &[(&str, &str)] = &[
     ("WARDEN_DATA_DIR", "storage.data_dir"),
     ("DATABASE_URL", "storage.database_url"),
     ("REDIS_URL", "redis.url"),
+    ("ALERTMANAGER_WEBHOOK_TOKEN", "alertmanager.webhook_token"),
+    ("ALERTMANAGER_WEBHOOK_SECRET", "alertmanager.webhook_secret"),
 ];
 
 impl Config {

@@ -20,6 +20,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub ingest: IngestConfig,
+    pub alertmanager: AlertmanagerConfig,
     pub redis: RedisConfig,
     pub auth: AuthConfig,
     pub log: LogConfig,
@@ -57,6 +58,14 @@ pub enum SqliteSync {
 pub struct IngestConfig {
     pub max_log_batch: usize,
     pub max_clock_skew_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    pub webhook_token: String,
+    pub webhook_secret: String,
+    pub dedup_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -34,6 +34,10 @@ impl Config {
             (0..=86_400).contains(&self.ingest.max_clock_skew_secs),
             "ingest.max_clock_skew_secs: must be between 0 and 86400".into(),
         );
+        check(
+            (1..=86_400).contains(&self.alertmanager.dedup_window_secs),
+            "alertmanager.dedup_window_secs: must be between 1 and 86400".into(),
+        );
         let db = self.database_url();
         check(
             db.starts_with("sqlite:")

@@ -60,6 +60,27 @@ fn field_error(root: &str, path: &serde_path_to_error::Path, msg: &str) -> Field
     FieldError { kind: kind.into(), loc: location, msg: msg.to_string() }
 }
 
+/// The raw request body; a body over the limit is 413 in the contract's shape.
+#[derive(Debug, Clone, Default)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state).await.map(RawBody).map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body is larger than the configured limit",
+                )
+            } else {
+                ApiError::bad_request(format!("could not read request body: {e}"))
+            }
+        })
+    }
+}
+
 /// A JSON body; malformed JSON, wrong types and missing fields are 422 with the
 /// location of the problem, a body over the limit is 413.
 #[derive(Debug, Clone, Copy, Default)]
@@ -73,16 +94,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "request body is larger than the configured limit",
-                )
-            } else {
-                ApiError::bad_request(format!("could not read request body: {e}"))
-            }
-        })?;
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         parse_json(&bytes).map(AppJson)
     }
 }

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use super::bot::health;
 use super::v1::{
     agent, agent_tokens, alerts, audit, auth, dashboard, databases, hosts, logs, services,
-    settings, users,
+    settings, users, webhooks,
 };
 
 struct BearerAuth;
@@ -40,7 +40,7 @@ impl Modify for BearerAuth {
         logs::search, logs::stats,
         dashboard::trends,
         alerts::list, alerts::get_one, alerts::ack, alerts::list_rules, alerts::create_rule, alerts::get_rule,
-        alerts::update_rule, alerts::delete_rule,
+        alerts::update_rule, alerts::delete_rule, webhooks::alertmanager,
         super::ws::dashboard, super::ws::logs, super::ws::agent,
         health::healthz, health::metrics, health::status,
     )

@@ -387,6 +387,66 @@ impl Db {
     }
 }
 
+/// An alert from an outside system (Alertmanager), keyed by its fingerprint.
+#[derive(Debug, Clone)]
+pub struct ExternalAlert {
+    pub fingerprint: String,
+    pub host_id: Option<i64>,
+    pub severity: String,
+    pub title: String,
+    pub message: Option<String>,
+    pub labels: String,
+    pub fired_at: DateTime<Utc>,
+}
+
+impl Db {
+    /// The host whose name or address is `name`, if any.
+    pub async fn host_id_by_name_or_ip(&self, name: &str) -> Result<Option<i64>, sqlx::Error> {
+        with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM hosts WHERE hostname = $1 OR ip_address = $1 OR private_ip = $1 OR public_ip = $1 \
+             ORDER BY id LIMIT 1").bind(name).fetch_optional(pool).await)
+    }
+
+    /// Opens the external alert, or refreshes the open one with the same fingerprint.
+    /// Returns the alert id and whether it is new.
+    pub async fn upsert_external_alert(
+        &self,
+        a: &ExternalAlert,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, bool), sqlx::Error> {
+        let inserted: Result<i64, sqlx::Error> = with_pool!(self, pool => sqlx::query_scalar(
+            "INSERT INTO alerts (rule_id, target_key, host_id, severity, status, title, message, source, fingerprint, \
+             labels, fired_at, created_at) VALUES (NULL, $1, $2, $3, 'firing', $4, $5, 'alertmanager', $6, $7, $8, $9) \
+             RETURNING id")
+            .bind(format!("am:{}", a.fingerprint)).bind(a.host_id).bind(&a.severity).bind(&a.title).bind(&a.message)
+            .bind(&a.fingerprint).bind(&a.labels).bind(a.fired_at).bind(now)
+            .fetch_one(pool).await);
+        match inserted {
+            Ok(id) => Ok((id, true)),
+            Err(e) if is_unique_violation(&e) => {
+                let id: i64 = with_pool!(self, pool => sqlx::query_scalar(
+                    "UPDATE alerts SET severity = $2, title = $3, message = $4, labels = $5 \
+                     WHERE fingerprint = $1 AND status <> 'resolved' RETURNING id")
+                    .bind(&a.fingerprint).bind(&a.severity).bind(&a.title).bind(&a.message).bind(&a.labels)
+                    .fetch_one(pool).await)?;
+                Ok((id, false))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Resolves the open external alert with this fingerprint; its id, if there was one.
+    pub async fn resolve_external_alert(
+        &self,
+        fingerprint: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        with_pool!(self, pool => sqlx::query_scalar(
+            "UPDATE alerts SET status = 'resolved', resolved_at = $2 WHERE fingerprint = $1 AND status <> 'resolved' \
+             RETURNING id").bind(fingerprint).bind(at).fetch_optional(pool).await)
+    }
+}
+
 /// The [`AlertStore`] port over [`Db`].
 pub struct DbAlertStore(pub Db);
 

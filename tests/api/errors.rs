@@ -100,6 +100,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/alert-rules/{id}"),
     ("put", "/api/v1/alert-rules/{id}"),
     ("delete", "/api/v1/alert-rules/{id}"),
+    ("post", "/api/v1/webhooks/alertmanager"),
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/api/status"),

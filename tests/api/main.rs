@@ -16,3 +16,4 @@ mod ingest_reads;
 mod live;
 mod settings;
 mod users;
+mod webhooks;

@@ -21,6 +21,10 @@ pub trait Cache: Send + Sync + 'static {
     /// Removes `key`.
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
 
+    /// Sets `key` for `ttl_secs` unless it exists; true when this call set it (the
+    /// first of several deliveries).
+    async fn set_nx(&self, key: &str, ttl_secs: u64) -> Result<bool, CacheError>;
+
     /// Stores a value under `key` for `ttl_secs`.
     async fn set_value(&self, key: &str, value: String, ttl_secs: u64) -> Result<(), CacheError>;
 

@@ -12,6 +12,7 @@ pub mod logs;
 pub mod services;
 pub mod settings;
 pub mod users;
+pub mod webhooks;
 
 use axum::routing::{delete, get, post, put};
 use axum::Router;
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/alert-rules/{id}",
             get(alerts::get_rule).put(alerts::update_rule).delete(alerts::delete_rule),
         )
+        .route("/api/v1/webhooks/alertmanager", post(webhooks::alertmanager))
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{id}", get(hosts::get_one))
         .route("/api/v1/hosts/{id}/metrics", get(hosts::metrics))

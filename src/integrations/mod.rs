@@ -1,0 +1,3 @@
+//! Formats and checks of outside systems that send to Warden.
+
+pub mod alertmanager;
