@@ -6,6 +6,7 @@ pub mod bot;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod sse;
 pub mod state;
 pub mod v1;
 pub mod ws;

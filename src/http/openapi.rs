@@ -40,7 +40,7 @@ impl Modify for BearerAuth {
         logs::search, logs::stats,
         dashboard::trends,
         alerts::list, alerts::get_one, alerts::ack, alerts::list_rules, alerts::create_rule, alerts::get_rule,
-        alerts::update_rule, alerts::delete_rule, webhooks::alertmanager,
+        alerts::update_rule, alerts::delete_rule, webhooks::alertmanager, super::sse::demo_alerts,
         super::ws::dashboard, super::ws::logs, super::ws::agent,
         health::healthz, health::metrics, health::status,
     )

@@ -15,6 +15,7 @@ crate::backend_tests!(
     alerts_are_acknowledged_once_and_never_after_resolution,
     a_restart_neither_duplicates_nor_loses_open_alerts,
     disabling_a_rule_resolves_its_alerts,
+    the_demo_stream_sends_fired_alerts,
 );
 
 async fn setup(app: &TestApp) -> (String, String, i64) {
@@ -379,4 +380,27 @@ async fn disabling_a_rule_resolves_its_alerts(app: TestApp) {
         alerts(&app, &admin, "status=firing").await.len() == 1
     })
     .await;
+}
+
+async fn the_demo_stream_sends_fired_alerts(app: TestApp) {
+    let (admin, agent, host) = setup(&app).await;
+    create_rule(&app, &admin, json!({"name": "demo", "metric": "cpu_percent", "threshold": 50}))
+        .await;
+    let mut res = app.client.get(app.url("/api/v1/demo/alerts/stream")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut reported = false;
+    while !seen.contains("event: alert") {
+        let chunk = tokio::time::timeout_at(deadline, res.chunk())
+            .await
+            .expect("an alert event within 10 s");
+        seen.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("stream open")));
+        if seen.contains("event: connected") && !reported {
+            reported = true;
+            report(&app, &agent, host, 90.0).await;
+        }
+    }
+    assert!(seen.contains("\"title\":\"demo: cpu_percent = 90"), "{seen}");
 }

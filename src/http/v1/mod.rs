@@ -50,6 +50,7 @@ pub fn router() -> Router<AppState> {
             get(alerts::get_rule).put(alerts::update_rule).delete(alerts::delete_rule),
         )
         .route("/api/v1/webhooks/alertmanager", post(webhooks::alertmanager))
+        .route("/api/v1/demo/alerts/stream", get(super::sse::demo_alerts))
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{id}", get(hosts::get_one))
         .route("/api/v1/hosts/{id}/metrics", get(hosts::metrics))
