@@ -216,6 +216,13 @@ async fn follow_settings(state: AppState) {
             );
             state.runtime.apply_heartbeat_timeout(new.heartbeat_timeout_secs);
         }
+        if new.alert_check_interval_secs != current.alert_check_interval_secs {
+            tracing::info!(
+                alert_check_interval = new.alert_check_interval_secs,
+                "applying the new alert check interval"
+            );
+            state.runtime.apply_alert_check_interval(new.alert_check_interval_secs);
+        }
         if new.server_side_checks != current.server_side_checks {
             tracing::info!(
                 server_side_checks = new.server_side_checks,

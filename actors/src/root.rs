@@ -223,6 +223,11 @@ impl Runtime {
             .reply_or(|| "rule supervisor")
     }
 
+    /// Tells every rule the new `alert_check_interval`.
+    pub fn apply_alert_check_interval(&self, secs: u64) {
+        let _ = self.rules.cast(RuleSupervisorMsg::ApplyCheckInterval { secs });
+    }
+
     /// Tells every host the new `heartbeat_timeout`.
     pub fn apply_heartbeat_timeout(&self, secs: u64) {
         let _ = self.hosts.cast(HostSupervisorMsg::ApplyTimeout { timeout_secs: secs });

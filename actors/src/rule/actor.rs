@@ -29,6 +29,8 @@ pub enum RuleMsg {
     CheckTarget { target: String },
     /// Periodic re-evaluation (every `alert_check_interval`): quiet log rules resolve.
     Periodic,
+    /// The `alert_check_interval` setting changed.
+    ApplyCheckInterval { secs: u64 },
     /// Makes the actor fail, to exercise supervision (test builds only).
     #[cfg(feature = "testkit")]
     Crash,
@@ -52,6 +54,7 @@ pub struct RuleState {
     last: HashMap<String, Verdict>,
     alert_ids: HashMap<String, AlertId>,
     last_match: HashMap<String, DateTime<Utc>>,
+    periodic: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RuleState {
@@ -183,6 +186,7 @@ impl Actor for RuleActor {
             last: HashMap::new(),
             alert_ids: HashMap::new(),
             last_match: HashMap::new(),
+            periodic: None,
             args,
         };
         {
@@ -196,7 +200,7 @@ impl Actor for RuleActor {
             }
         }
         let every = std::time::Duration::from_secs(st.args.check_interval_secs.max(1));
-        drop(myself.send_interval(every, || RuleMsg::Periodic));
+        st.periodic = Some(myself.send_interval(every, || RuleMsg::Periodic));
         Ok(st)
     }
 
@@ -238,6 +242,14 @@ impl Actor for RuleActor {
                     st.args.active.write().expect("active targets lock is never poisoned").clear();
                 }
                 st.args.config = config;
+            }
+            RuleMsg::ApplyCheckInterval { secs } => {
+                st.args.check_interval_secs = secs;
+                if let Some(old) = st.periodic.take() {
+                    old.abort();
+                }
+                let every = std::time::Duration::from_secs(secs.max(1));
+                st.periodic = Some(myself.send_interval(every, || RuleMsg::Periodic));
             }
             RuleMsg::CheckTarget { target } => {
                 let policy = st.args.config.policy;

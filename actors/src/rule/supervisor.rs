@@ -29,6 +29,8 @@ pub enum RuleSupervisorMsg {
     Remove { rule: RuleId, reply: RpcReplyPort<()> },
     /// Something happened that rules may judge (from the event stream).
     Observe(Observation),
+    /// The `alert_check_interval` setting changed.
+    ApplyCheckInterval { secs: u64 },
 }
 
 struct RuleEntry {
@@ -208,6 +210,12 @@ impl Actor for RuleSupervisor {
                 let _ = reply.send(());
             }
             RuleSupervisorMsg::Observe(obs) => Self::fan_out(st, &obs),
+            RuleSupervisorMsg::ApplyCheckInterval { secs } => {
+                st.args.check_interval_secs = secs;
+                for entry in st.rules.values() {
+                    let _ = entry.actor.cast(RuleMsg::ApplyCheckInterval { secs });
+                }
+            }
         }
         Ok(())
     }
