@@ -2,14 +2,16 @@
 //! and WebSocket API and prints throughput, latency percentiles and the server's memory.
 //!
 //! It logs in as an admin (registering one on a fresh server), creates an agent token,
-//! registers simulated hosts and runs one of five modes: `metrics` and `heartbeats` flood
-//! one endpoint, `mixed` replays a realistic agent schedule, `offline` measures how long
-//! the server takes to report silent hosts as offline, and `hosts` measures the memory cost
-//! of many registered hosts. The figures describe the pair, not the server alone: when both
-//! run on one machine the bench takes CPU the server would otherwise have.
+//! registers simulated hosts and runs one of six modes: `metrics` and `heartbeats` flood
+//! one endpoint (`metrics` optionally with `--rules` alert rules judging every sample),
+//! `mixed` replays a realistic agent schedule, `offline` measures how long the server takes
+//! to report silent hosts as offline, `hosts` measures the memory cost of many registered
+//! hosts, and `alerts` times a breaching report's way to the live alert stream. The figures
+//! describe the pair, not the server alone: when both run on one machine the bench takes CPU
+//! the server would otherwise have.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use clap::ValueEnum;
 use futures_util::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use reqwest::header::ACCEPT;
 use reqwest::{Client, Method, StatusCode, Url};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -41,6 +44,20 @@ const ERROR_PAUSE: Duration = Duration::from_millis(10);
 const OFFLINE_MAX_HOSTS: usize = 20;
 const FIRST_FRAME_WAIT: Duration = Duration::from_secs(10);
 const SNIPPET_CHARS: usize = 200;
+/// `--rules` upper bound: each rule is an actor on the server.
+const MAX_RULES: i64 = 10_000;
+const ALERTS_MAX_HOSTS: usize = 50;
+/// How long a host waits for its alert on the stream before counting a miss.
+const ALERT_WAIT: Duration = Duration::from_secs(5);
+/// The pause after a resolving report, so the rule has seen it before the next breach.
+const RESOLVE_PAUSE: Duration = Duration::from_millis(100);
+/// `alerts`: the rule fires above 90 %; these reports breach it and resolve it.
+const BREACH_CPU: f64 = 95.0;
+const CALM_CPU: f64 = 10.0;
+/// `--rules`: a threshold no cpu_percent reaches, so the rules judge but never fire.
+const NEVER_CPU: f64 = 1000.0;
+const RULES_PATH: &str = "/api/v1/alert-rules";
+const ALERT_STREAM_PATH: &str = "/api/v1/demo/alerts/stream";
 
 /// What the bench does once its hosts are registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,6 +72,8 @@ pub enum Mode {
     Offline,
     /// Registers --agents hosts as fast as possible, then reports the server's RSS
     Hosts,
+    /// Time from a breaching report's 201 to its alert on the live stream
+    Alerts,
 }
 
 impl fmt::Display for Mode {
@@ -65,6 +84,7 @@ impl fmt::Display for Mode {
             Mode::Mixed => "mixed",
             Mode::Offline => "offline",
             Mode::Hosts => "hosts",
+            Mode::Alerts => "alerts",
         })
     }
 }
@@ -75,7 +95,7 @@ pub struct BenchArgs {
     /// Base URL of the server (plain HTTP)
     #[arg(long, default_value = "http://127.0.0.1:8001")]
     pub url: String,
-    /// Simulated hosts (at most 20 are used in offline mode)
+    /// Simulated hosts (at most 20 are used in offline mode, 50 in alerts mode)
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub agents: u32,
     /// Concurrent in-flight requests, one worker task each
@@ -102,6 +122,10 @@ pub struct BenchArgs {
     /// offline: heartbeat_timeout (seconds) set for the measurement, restored afterwards
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub offline_timeout: u64,
+    /// metrics: alert rules (cpu_percent > 1000, never firing) created before the warm-up
+    /// and deleted afterwards, so every sample is judged by that many more rules
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=MAX_RULES))]
+    pub rules: u32,
     /// Admin account used (and registered if the server has none)
     #[arg(long, default_value = "bench-admin@example.com")]
     pub admin_email: String,
@@ -118,6 +142,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let schedule = Schedule::from_args(&args)?;
     ensure!(args.agents >= 1 && args.connections >= 1, "--agents and --connections must be >= 1");
     ensure!(args.duration >= 1, "--duration must be >= 1");
+    ensure!(
+        args.rules == 0 || args.mode == Mode::Metrics,
+        "--rules applies to the metrics mode only"
+    );
     println!(
         "warden bench: mode={} agents={} connections={} duration={}s url={}",
         args.mode, args.agents, args.connections, args.duration, args.url
@@ -138,7 +166,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Mode::Metrics | Mode::Heartbeats => {
             let kind = if args.mode == Mode::Metrics { Kind::Metrics } else { Kind::Heartbeat };
             let hosts = register_for_load(&ctx, &run_id, agents, connections).await?;
-            run_flood(&ctx, kind, &hosts, connections, args.duration).await?;
+            if args.rules == 0 {
+                run_flood(&ctx, kind, &hosts, connections, args.duration).await?;
+            } else {
+                let rules = to_usize(args.rules);
+                run_flood_with_rules(
+                    &ctx,
+                    &tokens.admin,
+                    rules,
+                    &hosts,
+                    connections,
+                    args.duration,
+                )
+                .await?;
+            }
         }
         Mode::Mixed => {
             let hosts = register_for_load(&ctx, &run_id, agents, connections).await?;
@@ -149,6 +190,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             run_offline(&ctx, &tokens.admin, &run_id, hosts, args.offline_timeout).await?;
         }
         Mode::Hosts => return run_hosts(&ctx, &run_id, agents, connections, &server).await,
+        Mode::Alerts => {
+            let hosts = agents.min(ALERTS_MAX_HOSTS);
+            run_alerts(&ctx, &tokens.admin, &run_id, hosts, connections, args.duration).await?;
+        }
     }
     println!("{}", server.rss_line());
     Ok(())
@@ -381,6 +426,104 @@ async fn put_setting(api: &Api, admin: &str, key: &str, value: &str) -> anyhow::
         .context("PUT /api/v1/settings")?;
     ensure!(reply.status.is_success(), "set {key}={value}: {}", reply.describe());
     Ok(())
+}
+
+/// `--rules`: rule `index` of the never-firing load rules.
+fn load_rule_body(index: usize) -> Value {
+    json!({
+        "name": format!("bench-rule-{index}"),
+        "rule_type": "metric",
+        "metric": "cpu_percent",
+        "operator": ">",
+        "threshold": NEVER_CPU,
+        "duration_seconds": 0,
+    })
+}
+
+/// `alerts`: fires at once on every breach and again on the next one after a resolve.
+fn fire_rule_body(run_id: &str) -> Value {
+    json!({
+        "name": format!("bench-fire-{run_id}"),
+        "rule_type": "metric",
+        "metric": "cpu_percent",
+        "operator": ">",
+        "threshold": 90,
+        "duration_seconds": 0,
+        "cooldown_seconds": 0,
+    })
+}
+
+/// Creates an alert rule; returns its id.
+async fn create_rule(api: &Api, admin: &str, body: &Value) -> anyhow::Result<i64> {
+    let reply = api
+        .call(Method::POST, RULES_PATH, admin, Some(body))
+        .await
+        .with_context(|| format!("POST {}{RULES_PATH}", api.base))?;
+    ensure!(
+        reply.status == StatusCode::CREATED,
+        "create alert rule {}: {}",
+        body["name"],
+        reply.describe()
+    );
+    reply
+        .json()?
+        .get("id")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| anyhow!("no integer `id` in {}", snippet(&reply.body)))
+}
+
+/// Creates the rules `bodies` describe, pushing each id as it comes so a caller that stops
+/// this early still knows what to delete.
+async fn create_rules(
+    api: &Api,
+    admin: &str,
+    bodies: impl Iterator<Item = Value>,
+    ids: &mut Vec<i64>,
+) -> anyhow::Result<()> {
+    for body in bodies {
+        ids.push(create_rule(api, admin, &body).await?);
+    }
+    Ok(())
+}
+
+/// Deletes every rule of `ids` (one already gone counts as deleted); errors name them all.
+async fn delete_rules(api: &Api, admin: &str, ids: &[i64]) -> anyhow::Result<()> {
+    let mut failed = Vec::new();
+    for &id in ids {
+        let path = format!("{RULES_PATH}/{id}");
+        match api.call(Method::DELETE, &path, admin, None).await {
+            Ok(reply) if matches!(reply.status, StatusCode::NO_CONTENT | StatusCode::NOT_FOUND) => {
+            }
+            Ok(reply) => failed.push(format!("{id} ({})", reply.describe())),
+            Err(err) => failed.push(format!("{id} ({})", error_chain(&err))),
+        }
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let total = failed.len();
+    failed.truncate(MAX_ERROR_SAMPLES);
+    bail!("could not delete {total} alert rule(s): {}", failed.join(", "))
+}
+
+/// Deletes the run's rules whatever `outcome` is; a deletion failure after a failed run is
+/// printed so it does not hide the run's own error.
+async fn finish_with_rules(
+    api: &Api,
+    admin: &str,
+    ids: &[i64],
+    outcome: anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let deleted = delete_rules(api, admin, ids).await;
+    match (outcome, deleted) {
+        (Ok(()), deleted) => deleted,
+        (Err(err), deleted) => {
+            if let Err(delete_err) = deleted {
+                eprintln!("warden bench: {delete_err:#}");
+            }
+            Err(err)
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -819,6 +962,28 @@ async fn run_flood(
     Ok(())
 }
 
+/// `metrics --rules N`: the flood with N never-firing rules in place, deleted afterwards
+/// whatever happens (Ctrl-C included) so they do not keep judging real hosts' samples.
+async fn run_flood_with_rules(
+    ctx: &Arc<Ctx>,
+    admin: &str,
+    rules: usize,
+    hosts: &[Host],
+    workers: usize,
+    duration: u64,
+) -> anyhow::Result<()> {
+    let mut ids = Vec::with_capacity(rules);
+    let outcome = tokio::select! {
+        result = async {
+            create_rules(&ctx.api, admin, (0..rules).map(load_rule_body), &mut ids).await?;
+            println!("rules       {rules} metric rules judging every sample");
+            run_flood(ctx, Kind::Metrics, hosts, workers, duration).await
+        } => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+    };
+    finish_with_rules(&ctx.api, admin, &ids, outcome).await
+}
+
 async fn flood_worker(
     ctx: Arc<Ctx>,
     kind: Kind,
@@ -1173,6 +1338,302 @@ async fn heartbeat_once(ctx: &Arc<Ctx>, hosts: &[Host]) -> anyhow::Result<Vec<In
 }
 
 // ---------------------------------------------------------------------------------------
+// Alert latency
+
+/// Incremental `text/event-stream` parser: bytes in, complete `(event, data)` pairs out.
+/// Lines end with LF or CRLF (what axum sends); comments (keep-alives) and blocks without
+/// data are skipped, and an event without a name is a `message`, as the SSE spec says.
+#[derive(Debug, Default)]
+struct SseParser {
+    /// Bytes after the last complete line: a chunk may end mid-line or mid-character.
+    pending: Vec<u8>,
+    event: String,
+    data: String,
+}
+
+impl SseParser {
+    fn feed(&mut self, chunk: &[u8]) -> Vec<(String, String)> {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.extend_from_slice(chunk);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while let Some(offset) = pending[start..].iter().position(|&b| b == b'\n') {
+            let end = start + offset;
+            let line = String::from_utf8_lossy(&pending[start..end]);
+            self.line(line.strip_suffix('\r').unwrap_or(&line), &mut out);
+            start = end + 1;
+        }
+        pending.drain(..start);
+        self.pending = pending;
+        out
+    }
+
+    fn line(&mut self, line: &str, out: &mut Vec<(String, String)>) {
+        if line.is_empty() {
+            let event = std::mem::take(&mut self.event);
+            let mut data = std::mem::take(&mut self.data);
+            if !data.is_empty() {
+                data.pop(); // the newline after the last data line
+                let event = if event.is_empty() { "message".to_owned() } else { event };
+                out.push((event, data));
+            }
+            return;
+        }
+        if line.starts_with(':') {
+            return;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+            None => (line, ""),
+        };
+        match field {
+            "event" => value.clone_into(&mut self.event),
+            "data" => {
+                self.data.push_str(value);
+                self.data.push('\n');
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The host of an `alert` event fired by rule `rule`; other events, other rules' alerts
+/// (the built-in ones) and alerts without a host are `None`.
+fn alert_host(event: &str, data: &str, rule: i64) -> Option<i64> {
+    if event != "alert" {
+        return None;
+    }
+    let value: Value = serde_json::from_str(data).ok()?;
+    match value.get("rule_id").and_then(Value::as_i64) {
+        Some(other) if other != rule => None,
+        _ => value.get("host_id")?.as_i64(),
+    }
+}
+
+/// The public alert stream, read by a task that stamps each chunk on arrival and passes
+/// that instant to the task of the host the alert is about.
+struct AlertStream {
+    reader: JoinHandle<()>,
+}
+
+impl AlertStream {
+    /// Connects and waits for the `connected` event: alerts fired before it are not sent.
+    async fn open(
+        base: &str,
+        rule: i64,
+        hosts: HashMap<i64, mpsc::UnboundedSender<Instant>>,
+    ) -> anyhow::Result<Self> {
+        let url = format!("{base}{ALERT_STREAM_PATH}");
+        // Not the shared client: its 30 s timeout covers reading the whole (endless) body.
+        let client = Client::builder()
+            .tcp_nodelay(true)
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .context("build the HTTP client for the alert stream")?;
+        let mut response = client
+            .get(&url)
+            .header(ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        ensure!(response.status() == StatusCode::OK, "GET {url}: HTTP {}", response.status());
+        let mut parser = SseParser::default();
+        let deadline = tokio::time::Instant::now() + FIRST_FRAME_WAIT;
+        let mut connected = false;
+        while !connected {
+            let chunk = tokio::time::timeout_at(deadline, response.chunk())
+                .await
+                .map_err(|_| anyhow!("no `connected` event within {FIRST_FRAME_WAIT:?} on {url}"))?
+                .with_context(|| format!("read {url}"))?
+                .ok_or_else(|| anyhow!("{url} ended before its `connected` event"))?;
+            let at = Instant::now();
+            for (event, data) in parser.feed(&chunk) {
+                connected |= event == "connected";
+                route_alert(&hosts, &event, &data, rule, at);
+            }
+        }
+        let reader = tokio::spawn(async move {
+            // Ends on error or end of stream; dropping `hosts` then tells every host task.
+            while let Ok(Some(chunk)) = response.chunk().await {
+                let at = Instant::now();
+                for (event, data) in parser.feed(&chunk) {
+                    route_alert(&hosts, &event, &data, rule, at);
+                }
+            }
+        });
+        Ok(Self { reader })
+    }
+}
+
+impl Drop for AlertStream {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+fn route_alert(
+    hosts: &HashMap<i64, mpsc::UnboundedSender<Instant>>,
+    event: &str,
+    data: &str,
+    rule: i64,
+    at: Instant,
+) {
+    if let Some(sender) = alert_host(event, data, rule).and_then(|host| hosts.get(&host)) {
+        // A host task that has finished no longer listens; nothing to do then.
+        sender.send(at).ok();
+    }
+}
+
+/// What the host tasks of the `alerts` mode measured, merged into one at the end.
+#[derive(Debug, Default)]
+struct AlertTally {
+    /// Microseconds from a breaching report's 201 to its alert arriving on the stream.
+    latencies: Vec<u32>,
+    /// Breaches whose alert did not arrive within `ALERT_WAIT`.
+    missed: u64,
+    /// Failed requests, and the stream closing.
+    errors: u64,
+    first_errors: Vec<String>,
+}
+
+impl AlertTally {
+    fn note_error(&mut self, message: String) {
+        self.errors += 1;
+        if self.first_errors.len() < MAX_ERROR_SAMPLES && !self.first_errors.contains(&message) {
+            self.first_errors.push(message);
+        }
+    }
+
+    fn merge(&mut self, other: AlertTally) {
+        self.latencies.extend(other.latencies);
+        self.missed += other.missed;
+        self.errors += other.errors;
+        for message in other.first_errors {
+            if self.first_errors.len() < MAX_ERROR_SAMPLES && !self.first_errors.contains(&message)
+            {
+                self.first_errors.push(message);
+            }
+        }
+    }
+
+    fn report(&mut self) -> String {
+        self.latencies.sort_unstable();
+        let sorted = &self.latencies;
+        let mut out = format!(
+            "fired       {} alerts  p50 {}  p99 {}  max {}  missed {}\n",
+            sorted.len(),
+            fmt_latency(percentile(sorted, 50.0)),
+            fmt_latency(percentile(sorted, 99.0)),
+            fmt_latency(sorted.last().copied()),
+            self.missed,
+        );
+        if self.errors > 0 {
+            out.push_str(&format!("errors      {}\nfirst errors:\n", self.errors));
+            for message in &self.first_errors {
+                out.push_str(&format!("  {message}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// `alerts`: creates the firing rule, measures, and deletes the rule whatever happens
+/// (Ctrl-C included); deleting it also resolves any alert it left open.
+async fn run_alerts(
+    ctx: &Arc<Ctx>,
+    admin: &str,
+    run_id: &str,
+    hosts: usize,
+    connections: usize,
+    duration: u64,
+) -> anyhow::Result<()> {
+    let mut ids = Vec::with_capacity(1);
+    let outcome = tokio::select! {
+        result = async {
+            create_rules(&ctx.api, admin, std::iter::once(fire_rule_body(run_id)), &mut ids)
+                .await?;
+            let rule = *ids.first().ok_or_else(|| anyhow!("no alert rule was created"))?;
+            measure_alerts(ctx, rule, run_id, hosts, connections, duration).await
+        } => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+    };
+    finish_with_rules(&ctx.api, admin, &ids, outcome).await
+}
+
+async fn measure_alerts(
+    ctx: &Arc<Ctx>,
+    rule: i64,
+    run_id: &str,
+    count: usize,
+    connections: usize,
+    duration: u64,
+) -> anyhow::Result<()> {
+    let hosts = register_for_load(ctx, run_id, count, connections).await?;
+    let mut senders = HashMap::with_capacity(hosts.len());
+    let mut receivers = Vec::with_capacity(hosts.len());
+    for host in &hosts {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        senders.insert(host.id, sender);
+        receivers.push((host.id, receiver));
+    }
+    let _stream = AlertStream::open(&ctx.api.base, rule, senders).await?;
+    let window = Window::after_warm_up(Duration::from_secs(duration));
+    let handles: Vec<_> = receivers
+        .into_iter()
+        .map(|(host, alerts)| tokio::spawn(alert_worker(Arc::clone(ctx), host, alerts, window)))
+        .collect();
+    let mut tally = AlertTally::default();
+    for handle in handles {
+        tally.merge(handle.await.context("an alert host task panicked")?);
+    }
+    print!("{}", tally.report());
+    Ok(())
+}
+
+/// One host: breach, wait for its alert, resolve, pause, until the window ends. Breaches
+/// whose 201 arrives inside the window count.
+async fn alert_worker(
+    ctx: Arc<Ctx>,
+    host: i64,
+    mut alerts: mpsc::UnboundedReceiver<Instant>,
+    window: Window,
+) -> AlertTally {
+    let mut tally = AlertTally::default();
+    let breach = json!({"host_id": host, "cpu_percent": BREACH_CPU});
+    let calm = json!({"host_id": host, "cpu_percent": CALM_CPU});
+    let path = Kind::Metrics.path();
+    while Instant::now() < window.end {
+        // An alert that arrived after its wait gave up must not be taken for the next one.
+        while alerts.try_recv().is_ok() {}
+        if let Err(message) = ctx.api.post(path, &ctx.agent, &breach).await {
+            tally.note_error(format!("breach: {message}"));
+            tokio::time::sleep(ERROR_PAUSE).await;
+            continue;
+        }
+        let committed = Instant::now();
+        let counted = window.contains(committed);
+        match tokio::time::timeout(ALERT_WAIT, alerts.recv()).await {
+            // Saturating: the alert may be on the stream before the 201 is read.
+            Ok(Some(at)) if counted => {
+                tally.latencies.push(micros(at.saturating_duration_since(committed)));
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                tally.note_error("the alert stream closed".to_owned());
+                break;
+            }
+            Err(_) if counted => tally.missed += 1,
+            Err(_) => {}
+        }
+        if let Err(message) = ctx.api.post(path, &ctx.agent, &calm).await {
+            tally.note_error(format!("resolve: {message}"));
+        }
+        tokio::time::sleep(RESOLVE_PAUSE).await;
+    }
+    tally
+}
+
+// ---------------------------------------------------------------------------------------
 // Server memory
 
 /// The server process whose VmRSS is reported.
@@ -1333,8 +1794,13 @@ mod tests {
         assert_eq!((args.agents, args.connections, args.duration), (64, 64, 20));
         assert_eq!(args.mode, Mode::Metrics);
         assert_eq!((args.heartbeat_every, args.metrics_every, args.logs_every), (1.0, 1.0, 5.0));
-        assert_eq!((args.log_batch, args.offline_timeout), (20, 3));
+        assert_eq!((args.log_batch, args.offline_timeout, args.rules), (20, 3, 0));
         assert_eq!(args.server_pid, None);
+        let args = parse(&["--rules", "250"]).unwrap();
+        assert_eq!((args.mode, args.rules), (Mode::Metrics, 250));
+        assert!(parse(&["--rules", "10001"]).is_err());
+        assert!(parse(&["--rules", "-1"]).is_err());
+        assert_eq!(parse(&["--mode", "alerts"]).unwrap().mode, Mode::Alerts);
         let args = parse(&["--mode", "offline", "--offline-timeout", "5"]).unwrap();
         assert_eq!((args.mode, args.offline_timeout), (Mode::Offline, 5));
         assert!(parse(&["--mode", "fast"]).is_err());
@@ -1426,5 +1892,101 @@ mod tests {
         assert!(parse_interval("inf").is_err());
         assert!(interval("x", 0.0).is_err());
         assert_eq!(interval("x", 0.25).unwrap(), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn rule_bodies() {
+        let load = load_rule_body(12);
+        assert_eq!(load["name"], "bench-rule-12");
+        assert_eq!(
+            (&load["rule_type"], &load["metric"]),
+            (&json!("metric"), &json!("cpu_percent"))
+        );
+        assert_eq!((&load["operator"], load["threshold"].as_f64()), (&json!(">"), Some(1000.0)));
+        assert_eq!(load["duration_seconds"], 0);
+        let fire = fire_rule_body("abcd1234");
+        assert_eq!(fire["name"], "bench-fire-abcd1234");
+        assert_eq!(fire["threshold"].as_f64(), Some(90.0));
+        assert_eq!((&fire["duration_seconds"], &fire["cooldown_seconds"]), (&json!(0), &json!(0)));
+        const { assert!(BREACH_CPU > 90.0 && CALM_CPU <= 90.0) };
+    }
+
+    fn feed_all(parser: &mut SseParser, chunks: &[&[u8]]) -> Vec<(String, String)> {
+        chunks.iter().flat_map(|chunk| parser.feed(chunk)).collect()
+    }
+
+    #[test]
+    fn sse_events_survive_any_chunking() {
+        let alert = "event: alert\ndata: {\"alert_id\":4,\"rule_id\":7,\"title\":\"CPU 使用率\",\
+                     \"host_id\":3}\n\n";
+        let stream = format!(
+            "event: connected\ndata: {{\"status\":\"connected\"}}\n\n:keepalive\n\n{alert}"
+        );
+        let expected = [
+            ("connected".to_owned(), r#"{"status":"connected"}"#.to_owned()),
+            (
+                "alert".to_owned(),
+                r#"{"alert_id":4,"rule_id":7,"title":"CPU 使用率","host_id":3}"#.to_owned(),
+            ),
+        ];
+        let bytes = stream.as_bytes();
+        // Every split point: mid-field, mid-line, between "\n" and "\n", inside a UTF-8 char.
+        for split in 0..=bytes.len() {
+            let mut parser = SseParser::default();
+            let (a, b) = bytes.split_at(split);
+            assert_eq!(feed_all(&mut parser, &[a, b]), expected, "split at {split}");
+            assert!(parser.pending.is_empty() && parser.data.is_empty());
+        }
+        let mut parser = SseParser::default();
+        let one_by_one: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(feed_all(&mut parser, &one_by_one), expected);
+    }
+
+    #[test]
+    fn sse_block_split_across_chunks_and_keep_alives() {
+        let mut parser = SseParser::default();
+        assert!(parser.feed(b"event: alert\ndata: {\"host_id\"").is_empty());
+        assert!(parser.feed(b":1}\n").is_empty(), "no blank line yet");
+        let events = parser.feed(b"\n: keepalive\n\n:keepalive\n\n");
+        assert_eq!(events, [("alert".to_owned(), r#"{"host_id":1}"#.to_owned())]);
+        // CRLF lines, a nameless event, two data lines, no space after the colon, an
+        // unknown field, and a name without data that is dropped.
+        let events =
+            parser.feed(b"data:a\r\ndata: b\r\nid: 9\r\n\r\nevent: x\n\nevent: y\ndata\n\n");
+        assert_eq!(
+            events,
+            [("message".to_owned(), "a\nb".to_owned()), ("y".to_owned(), String::new())]
+        );
+    }
+
+    #[test]
+    fn alert_events_map_to_their_host() {
+        let data = r#"{"alert_id":4,"rule_id":7,"title":"t","host_id":3,"metric_value":95.0}"#;
+        assert_eq!(alert_host("alert", data, 7), Some(3));
+        assert_eq!(alert_host("alert", data, 8), None, "another rule's alert");
+        assert_eq!(alert_host("connected", data, 7), None);
+        assert_eq!(alert_host("alert", r#"{"alert_id":4,"title":"t","host_id":5}"#, 7), Some(5));
+        assert_eq!(alert_host("alert", r#"{"alert_id":4,"rule_id":7,"host_id":null}"#, 7), None);
+        assert_eq!(alert_host("alert", "not json", 7), None);
+    }
+
+    #[test]
+    fn alert_tally_reports_latencies_and_misses() {
+        let mut first =
+            AlertTally { latencies: vec![3_000, 1_000], missed: 1, ..Default::default() };
+        let mut second = AlertTally { latencies: vec![2_000, 40_000], ..Default::default() };
+        second.note_error("breach: HTTP 500: boom".to_owned());
+        second.note_error("breach: HTTP 500: boom".to_owned());
+        first.merge(second);
+        let report = first.report();
+        assert!(
+            report.starts_with(
+                "fired       4 alerts  p50 2.0 ms  p99 40.0 ms  max 40.0 ms  missed 1\n"
+            ),
+            "{report}"
+        );
+        assert!(report.contains("errors      2\nfirst errors:\n  breach: HTTP 500: boom\n"));
+        let empty = AlertTally::default().report();
+        assert_eq!(empty, "fired       0 alerts  p50 -  p99 -  max -  missed 0\n");
     }
 }
