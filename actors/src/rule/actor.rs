@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use super::config::{RuleConfig, RuleKind, Verdict};
+use super::config::{RuleConfig, RuleKind, TargetKey, Verdict};
 use super::state::{Notice, RuleEffect, TargetPhase, TargetState};
 use crate::broadcast::Broadcaster;
 use crate::clock::Clock;
@@ -17,7 +17,7 @@ use crate::model::{AlertEvent, AlertEventKind, LiveEvent};
 use crate::ports::{AlertStore, NewAlert};
 
 /// Targets of a rule that are not `Ok`; shared with the supervisor's fan-out.
-pub type ActiveTargets = Arc<RwLock<HashSet<String>>>;
+pub type ActiveTargets = Arc<RwLock<HashSet<TargetKey>>>;
 
 /// Messages of a rule actor.
 pub enum RuleMsg {
@@ -156,13 +156,14 @@ impl RuleActor {
             }
         }
         let phase = st.targets.get(target).map(|t| t.phase);
+        let Ok(key) = target.parse::<TargetKey>() else { return };
         let mut active = st.args.active.write().expect("active targets lock is never poisoned");
         match phase {
             Some(TargetPhase::Ok) | None => {
-                active.remove(target);
+                active.remove(&key);
             }
             Some(_) => {
-                active.insert(target.to_string());
+                active.insert(key);
             }
         }
     }
@@ -196,7 +197,9 @@ impl Actor for RuleActor {
                 st.targets.insert(a.target.clone(), TargetState::restore_firing(a.fired_at));
                 st.alert_ids.insert(a.target.clone(), a.id);
                 st.last_match.insert(a.target.clone(), a.fired_at);
-                active.insert(a.target);
+                if let Ok(key) = a.target.parse::<TargetKey>() {
+                    active.insert(key);
+                }
             }
         }
         let every = std::time::Duration::from_secs(st.args.check_interval_secs.max(1));

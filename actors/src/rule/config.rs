@@ -104,11 +104,45 @@ pub enum Observation {
     },
 }
 
+/// A target, cheap to copy and hash (the fan-out checks it for every sample).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetKey {
+    Host(HostId),
+    Service(ServiceId),
+    Db(i64),
+}
+
+impl std::fmt::Display for TargetKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetKey::Host(h) => write!(f, "host:{h}"),
+            TargetKey::Service(s) => write!(f, "service:{s}"),
+            TargetKey::Db(d) => write!(f, "db:{d}"),
+        }
+    }
+}
+
+impl std::str::FromStr for TargetKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, id) = s.split_once(':').ok_or_else(|| format!("bad target '{s}'"))?;
+        let id: i64 = id.parse().map_err(|_| format!("bad target '{s}'"))?;
+        match kind {
+            "host" => Ok(TargetKey::Host(HostId(id))),
+            "service" => Ok(TargetKey::Service(ServiceId(id))),
+            "db" => Ok(TargetKey::Db(id)),
+            _ => Err(format!("bad target '{s}'")),
+        }
+    }
+}
+
 /// One target's verdict under a rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     /// `host:1`, `service:3`, `db:2`.
     pub target: String,
+    pub key: TargetKey,
     pub host_id: Option<HostId>,
     pub service_id: Option<ServiceId>,
     pub database_id: Option<i64>,
@@ -140,11 +174,18 @@ pub fn host_metric(m: &MetricsSnapshot, name: &str) -> Option<f64> {
 }
 
 impl RuleConfig {
-    /// The verdicts this observation yields under the rule (empty when it does not
-    /// concern the rule).
-    pub fn judge(&self, obs: &Observation, registry: &Registry) -> Vec<Verdict> {
+    /// The verdicts this observation yields under the rule that `wanted` accepts
+    /// (given the target and whether it is breached). Nothing is formatted for a
+    /// target that is not wanted, so quiet samples cost no allocation.
+    pub fn judge(
+        &self,
+        obs: &Observation,
+        registry: &Registry,
+        wanted: impl Fn(TargetKey, bool) -> bool,
+    ) -> Vec<Verdict> {
         let host_target = |host: HostId, breached: bool, value: f64, subject: String| Verdict {
             target: format!("host:{host}"),
+            key: TargetKey::Host(host),
             host_id: Some(host),
             service_id: None,
             database_id: None,
@@ -159,6 +200,9 @@ impl RuleConfig {
                 }
                 let Some(v) = host_metric(metrics, metric) else { return Vec::new() };
                 let breached = self.operator.breached(v, self.threshold);
+                if !wanted(TargetKey::Host(*host), breached) {
+                    return Vec::new();
+                }
                 vec![host_target(
                     *host,
                     breached,
@@ -171,6 +215,9 @@ impl RuleConfig {
                     return Vec::new();
                 }
                 let off = *status == HostStatus::Offline;
+                if !wanted(TargetKey::Host(*host), off) {
+                    return Vec::new();
+                }
                 vec![host_target(
                     *host,
                     off,
@@ -186,9 +233,13 @@ impl RuleConfig {
                     return Vec::new();
                 }
                 let down = *status == ServiceStatus::Down;
+                if !wanted(TargetKey::Service(*service), down) {
+                    return Vec::new();
+                }
                 let why = error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
                 vec![Verdict {
                     target: format!("service:{service}"),
+                    key: TargetKey::Service(*service),
                     host_id: Some(*host),
                     service_id: Some(*service),
                     database_id: None,
@@ -206,7 +257,8 @@ impl RuleConfig {
                             .as_ref()
                             .is_none_or(|s| line.service.as_deref() == Some(s.as_str()))
                         && line.message.to_lowercase().contains(&needle)
-                        && self.filter.admits(line.host_id, registry);
+                        && self.filter.admits(line.host_id, registry)
+                        && wanted(TargetKey::Host(line.host_id), true);
                     if wanted && !out.iter().any(|v| v.host_id == Some(line.host_id)) {
                         let excerpt: String = line.message.chars().take(200).collect();
                         out.push(host_target(
@@ -230,12 +282,17 @@ impl RuleConfig {
                 let Some(v) = values.iter().find(|(k, _)| k == name).map(|(_, v)| *v) else {
                     return Vec::new();
                 };
+                let breached = self.operator.breached(v, self.threshold);
+                if !wanted(TargetKey::Db(*database_id), breached) {
+                    return Vec::new();
+                }
                 vec![Verdict {
                     target: format!("db:{database_id}"),
+                    key: TargetKey::Db(*database_id),
                     host_id: Some(*host),
                     service_id: None,
                     database_id: Some(*database_id),
-                    breached: self.operator.breached(v, self.threshold),
+                    breached,
                     value: v,
                     subject: format!(
                         "database {db_name}: {name} = {v} ({} {})",

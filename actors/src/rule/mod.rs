@@ -11,7 +11,9 @@ pub mod supervisor;
 mod tests;
 
 pub use actor::{RuleActor, RuleMsg};
-pub use config::{host_metric, Observation, RuleConfig, RuleKind, TargetFilter, Verdict};
+pub use config::{
+    host_metric, Observation, RuleConfig, RuleKind, TargetFilter, TargetKey, Verdict,
+};
 pub use eval::{Operator, SilenceWindow, HOST_METRICS};
 pub use state::{Notice, RuleEffect, RulePolicy, TargetPhase, TargetState};
 pub use supervisor::{RuleSupervisor, RuleSupervisorMsg};

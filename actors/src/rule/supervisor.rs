@@ -103,13 +103,9 @@ impl RuleSupervisor {
             if !c.enabled {
                 continue;
             }
-            let verdicts = c.judge(obs, &st.args.registry);
-            if verdicts.is_empty() {
-                continue;
-            }
-            let relevant: Vec<_> = {
+            let relevant = {
                 let active = entry.active.read().expect("active targets lock is never poisoned");
-                verdicts.into_iter().filter(|v| v.breached || active.contains(&v.target)).collect()
+                c.judge(obs, &st.args.registry, |key, breached| breached || active.contains(&key))
             };
             if !relevant.is_empty() {
                 let _ = entry.actor.cast(RuleMsg::Judge(relevant));
