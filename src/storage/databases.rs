@@ -39,6 +39,26 @@ pub struct DbMetricValues {
     pub deadlocks: Option<f64>,
 }
 
+impl DbMetricValues {
+    /// Every metric with its name, in [`DB_METRIC_FIELDS`] order.
+    pub fn named(&self) -> [(&'static str, Option<f64>); 12] {
+        [
+            ("connections_total", self.connections_total),
+            ("connections_active", self.connections_active),
+            ("connections_max", self.connections_max),
+            ("database_size_mb", self.database_size_mb),
+            ("slow_queries", self.slow_queries),
+            ("tables_count", self.tables_count),
+            ("transactions_committed", self.transactions_committed),
+            ("transactions_rolled_back", self.transactions_rolled_back),
+            ("qps", self.qps),
+            ("tablespace_used_pct", self.tablespace_used_pct),
+            ("lock_waits", self.lock_waits),
+            ("deadlocks", self.deadlocks),
+        ]
+    }
+}
+
 /// A stored database metrics row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DbMetricRow {

@@ -116,22 +116,9 @@ pub struct MetricPoint {
     pub net_packet_loss_rate: Option<f64>,
 }
 
-const METRIC_FIELDS: [&str; 14] = [
-    "cpu_percent",
-    "cpu_load_1",
-    "cpu_load_5",
-    "cpu_load_15",
-    "memory_used_mb",
-    "memory_percent",
-    "disk_used_mb",
-    "disk_total_mb",
-    "disk_percent",
-    "net_bytes_sent",
-    "net_bytes_recv",
-    "net_send_rate_kb",
-    "net_recv_rate_kb",
-    "net_packet_loss_rate",
-];
+/// The metric columns of `host_metrics` that history queries return (the host
+/// metrics rules may watch).
+const METRIC_FIELDS: &[&str] = warden_actors::rule::HOST_METRICS;
 
 /// Raw points returned at most (newest kept).
 pub const RAW_POINTS_MAX: i64 = 10_000;

@@ -518,22 +518,10 @@ pub async fn db_metrics(
         lock_waits: body.lock_waits,
         deadlocks: body.deadlocks,
     };
-    for (n, v) in [
-        ("connections_total", values.connections_total),
-        ("connections_active", values.connections_active),
-        ("connections_max", values.connections_max),
-        ("database_size_mb", values.database_size_mb),
-        ("slow_queries", values.slow_queries),
-        ("tables_count", values.tables_count),
-        ("transactions_committed", values.transactions_committed),
-        ("transactions_rolled_back", values.transactions_rolled_back),
-        ("qps", values.qps),
-        ("lock_waits", values.lock_waits),
-        ("deadlocks", values.deadlocks),
-    ] {
-        in_range(n, v, 0.0, None)?;
+    for (n, v) in values.named() {
+        let max = (n == "tablespace_used_pct").then_some(100.0);
+        in_range(n, v, 0.0, max)?;
     }
-    in_range("tablespace_used_pct", values.tablespace_used_pct, 0.0, Some(100.0))?;
     let recorded_at = report_time(&state, "timestamp", body.timestamp)?;
     let slow = body
         .slow_queries_detail
@@ -548,23 +536,8 @@ pub async fn db_metrics(
         .db
         .upsert_database(body.host_id, name, &db_type, status, slow.as_deref(), state.clock.now())
         .await?;
-    let named: Vec<(String, f64)> = [
-        ("connections_total", values.connections_total),
-        ("connections_active", values.connections_active),
-        ("connections_max", values.connections_max),
-        ("database_size_mb", values.database_size_mb),
-        ("slow_queries", values.slow_queries),
-        ("tables_count", values.tables_count),
-        ("transactions_committed", values.transactions_committed),
-        ("transactions_rolled_back", values.transactions_rolled_back),
-        ("qps", values.qps),
-        ("tablespace_used_pct", values.tablespace_used_pct),
-        ("lock_waits", values.lock_waits),
-        ("deadlocks", values.deadlocks),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
-    .collect();
+    let named: Vec<(String, f64)> =
+        values.named().into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect();
     let metric_id = state
         .writer
         .db_metric(NewDbMetric {
