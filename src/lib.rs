@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod integrations;
+pub mod notify;
 pub mod probe;
 pub mod storage;
 pub mod telemetry;

@@ -30,6 +30,7 @@ pub mod ids;
 pub mod live;
 pub mod login_limit;
 pub mod model;
+pub mod notify;
 pub mod ports;
 pub mod registry;
 pub mod role;

@@ -1,10 +1,8 @@
 //! Alertmanager intake: token, optional signature, dedup, host mapping, resolve — and a
 //! real Alertmanager on loopback when the Debian package is installed.
 
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use crate::support::{wait_until, Backend, TestApp};
 
@@ -89,9 +87,7 @@ async fn deliver(
 }
 
 fn sign(body: &Value) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body.to_string().as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    warden::notify::signing::body_signature(SECRET, body.to_string().as_bytes())
 }
 
 async fn an_unconfigured_webhook_answers_503(app: TestApp) {
