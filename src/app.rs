@@ -88,7 +88,7 @@ impl App {
         db.seed_builtin_rules(clock.now()).await.context("could not seed the built-in rules")?;
         let mut rules = Vec::new();
         for row in db.list_rules(None).await.context("could not load alert rules")? {
-            match row.fields().config(row.id) {
+            match row.fields.config(row.id) {
                 Ok(c) => rules.push(c),
                 Err((field, msg)) => {
                     tracing::error!(rule_id = row.id, field, %msg, "skipping an invalid stored rule")

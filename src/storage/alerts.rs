@@ -9,34 +9,14 @@ use warden_actors::rule::{Operator, RuleConfig, RuleKind, SilenceWindow, TargetF
 
 use super::{is_unique_violation, page_bounds, with_pool, Db, Page};
 
-/// A stored rule.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+/// A stored rule: its writable fields plus what only the store sets.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct RuleRow {
     pub id: i64,
-    pub name: String,
-    pub description: Option<String>,
-    pub rule_type: String,
-    pub metric: Option<String>,
-    pub operator: String,
-    pub threshold: Option<f64>,
-    pub severity: String,
-    pub duration_seconds: i64,
-    pub cooldown_seconds: i64,
-    pub continuous_alert: bool,
-    pub silence_start: Option<String>,
-    pub silence_end: Option<String>,
-    pub target_type: String,
-    #[serde(skip)]
-    pub target_filter: Option<String>,
-    pub log_keyword: Option<String>,
-    pub log_level: Option<String>,
-    pub log_service: Option<String>,
-    pub db_metric_name: Option<String>,
-    pub db_id: Option<i64>,
-    #[serde(skip)]
-    pub notification_channel_ids: Option<String>,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub fields: RuleFields,
     pub is_builtin: bool,
-    pub is_enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -46,8 +26,9 @@ const RULE_COLUMNS: &str = "id, name, description, rule_type, metric, operator, 
      log_keyword, log_level, log_service, db_metric_name, db_id, notification_channel_ids, is_builtin, is_enabled, \
      created_at, updated_at";
 
-/// The writable fields of a rule (validated by the facade).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The writable fields of a rule (validated by the facade). The two JSON-text columns
+/// are not serialised as text: the API renders them as JSON.
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct RuleFields {
     pub name: String,
     pub description: Option<String>,
@@ -62,43 +43,16 @@ pub struct RuleFields {
     pub silence_start: Option<String>,
     pub silence_end: Option<String>,
     pub target_type: String,
+    #[serde(skip)]
     pub target_filter: Option<String>,
     pub log_keyword: Option<String>,
     pub log_level: Option<String>,
     pub log_service: Option<String>,
     pub db_metric_name: Option<String>,
     pub db_id: Option<i64>,
+    #[serde(skip)]
     pub notification_channel_ids: Option<String>,
     pub is_enabled: bool,
-}
-
-impl RuleRow {
-    /// The writable fields, for a partial update to start from.
-    pub fn fields(&self) -> RuleFields {
-        RuleFields {
-            name: self.name.clone(),
-            description: self.description.clone(),
-            rule_type: self.rule_type.clone(),
-            metric: self.metric.clone(),
-            operator: self.operator.clone(),
-            threshold: self.threshold,
-            severity: self.severity.clone(),
-            duration_seconds: self.duration_seconds,
-            cooldown_seconds: self.cooldown_seconds,
-            continuous_alert: self.continuous_alert,
-            silence_start: self.silence_start.clone(),
-            silence_end: self.silence_end.clone(),
-            target_type: self.target_type.clone(),
-            target_filter: self.target_filter.clone(),
-            log_keyword: self.log_keyword.clone(),
-            log_level: self.log_level.clone(),
-            log_service: self.log_service.clone(),
-            db_metric_name: self.db_metric_name.clone(),
-            db_id: self.db_id,
-            notification_channel_ids: self.notification_channel_ids.clone(),
-            is_enabled: self.is_enabled,
-        }
-    }
 }
 
 impl RuleFields {

@@ -125,8 +125,8 @@ fn rule_json(r: &RuleRow) -> Value {
     let parse = |s: &Option<String>| {
         s.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()).unwrap_or(Value::Null)
     };
-    v["target_filter"] = parse(&r.target_filter);
-    v["notification_channel_ids"] = match parse(&r.notification_channel_ids) {
+    v["target_filter"] = parse(&r.fields.target_filter);
+    v["notification_channel_ids"] = match parse(&r.fields.notification_channel_ids) {
         Value::Null => json!([]),
         other => other,
     };
@@ -279,11 +279,11 @@ fn new_rule_defaults() -> RuleFields {
 /// Tells the rule's actor about the stored rule.
 async fn apply_rule(state: &AppState, row: &RuleRow) -> Result<(), ApiError> {
     let config = row
-        .fields()
+        .fields
         .config(row.id)
         .map_err(|(f, m)| ApiError::internal(format!("stored rule invalid: {f}: {m}")))?;
     state.runtime.upsert_rule(config).await?;
-    if !row.is_enabled {
+    if !row.fields.is_enabled {
         state.db.resolve_rule_alerts(row.id, state.clock.now()).await?;
     }
     Ok(())
@@ -310,7 +310,7 @@ pub async fn create_rule(
         Audit::new(Some(user.id), "create_alert_rule", "alert_rule")
             .resource(row.id)
             .ip(&ip)
-            .detail(json!({"name": row.name, "rule_type": row.rule_type})),
+            .detail(json!({"name": row.fields.name, "rule_type": row.fields.rule_type})),
     )
     .await;
     Ok((StatusCode::CREATED, Json(rule_json(&row))))
@@ -343,7 +343,7 @@ pub async fn update_rule(
     AppJson(body): AppJson<RuleIn>,
 ) -> Result<Json<Value>, ApiError> {
     let current = rule_or_404(&state, id).await?;
-    let fields = merge(current.fields(), body)?;
+    let fields = merge(current.fields, body)?;
     let row = state
         .db
         .update_rule(id, &fields, state.clock.now())
@@ -380,7 +380,7 @@ pub async fn delete_rule(
         Audit::new(Some(user.id), "delete_alert_rule", "alert_rule")
             .resource(id)
             .ip(&ip)
-            .detail(json!({"name": rule.name})),
+            .detail(json!({"name": rule.fields.name})),
     )
     .await;
     Ok(StatusCode::NO_CONTENT)
