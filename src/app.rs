@@ -20,6 +20,7 @@ use crate::auth::{secrets, AgentTokenCache, TokenService, UserAuthCache};
 use crate::cache::CacheStack;
 use crate::config::{redact, Config};
 use crate::http::state::{AppState, Shared};
+use crate::notify::dispatcher::{Notifier, NotifyDeps};
 use crate::storage::actor_store::DbActorStore;
 use crate::storage::writer::Writer;
 use crate::storage::Db;
@@ -32,6 +33,7 @@ pub struct App {
     stack: CacheStack,
     grace: Duration,
     writer_task: tokio::task::JoinHandle<()>,
+    notifier_task: tokio::task::JoinHandle<()>,
 }
 
 impl App {
@@ -96,6 +98,31 @@ impl App {
             }
         }
         let r = runtime.start_rules(rules).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        db.seed_builtin_templates(clock.now()).await.context("could not seed the notification templates")?;
+        let feishu = &config.feishu;
+        let transports = crate::notify::transport::Transports::new(
+            Duration::from_secs(config.notify.timeout_secs),
+            (!feishu.app_id.is_empty()).then(|| {
+                (feishu.app_id.clone(), feishu.app_secret.clone(), feishu.api_base_url.clone())
+            }),
+            Arc::clone(&clock),
+        )
+        .context("could not build the notification HTTP client")?;
+        let notices = runtime.events.take_notices().context("the notice lane was taken twice")?;
+        let (notifier, notifier_task) = Notifier::start(
+            NotifyDeps {
+                db: db.clone(),
+                writer: writer.clone(),
+                transports: Arc::new(transports),
+                clock: Arc::clone(&clock),
+                settings: settings.subscribe(),
+                metrics: Arc::default(),
+                public_url: config.notify.public_url.clone(),
+                retry_base: Duration::from_millis(config.notify.retry_base_ms),
+                retry_max: Duration::from_secs(config.notify.retry_max_secs),
+            },
+            notices,
+        );
         tracing::info!(hosts = h, services = s, rules = r, "actors started");
 
         let listener = TcpListener::bind(config.listen_addr())
@@ -123,8 +150,9 @@ impl App {
             started: Instant::now(),
             runtime: Arc::new(runtime),
             writer,
+            notifier,
         });
-        Ok(App { listener, state, stack, grace, writer_task })
+        Ok(App { listener, state, stack, grace, writer_task, notifier_task })
     }
 
     /// The bound address (useful with port 0).
@@ -143,7 +171,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let App { listener, state, stack, grace, writer_task } = self;
+        let App { listener, state, stack, grace, writer_task, notifier_task } = self;
         tracing::info!(address = %listener.local_addr()?, "warden listening");
         let bus_task = tokio::spawn(follow_bus(state.clone()));
         let settings_task = tokio::spawn(follow_settings(state.clone()));
@@ -169,6 +197,8 @@ impl App {
         retention_task.abort();
         // Everything acknowledged is committed already; flush what actors queued.
         state.runtime.stop().await;
+        state.notifier.stop().await;
+        drop(notifier_task);
         state.writer.flush().await;
         drop(writer_task);
         state.db.close().await;

@@ -207,4 +207,48 @@ pub enum LiveEvent {
     /// An alert opened, was acknowledged or resolved, or asks for a notification.
     Alert(AlertEvent),
     LogsIngested(std::sync::Arc<Vec<LogLine>>),
+    /// Something to tell people about besides an alert: a remediation approval request
+    /// or result, a finished report.
+    Notify(Box<NotifyRequest>),
+    /// A remediation approval was decided; cards that asked for it are updated in place.
+    ApprovalDecided { run_id: i64, approved: bool, by: String, at: DateTime<Utc> },
+}
+
+impl LiveEvent {
+    /// Events the notification dispatcher must not miss (they travel on a lossless lane
+    /// besides the broadcast).
+    pub fn is_notice(&self) -> bool {
+        matches!(
+            self,
+            LiveEvent::Alert(AlertEvent {
+                kind: AlertEventKind::NotifyFired
+                    | AlertEventKind::NotifyRepeat
+                    | AlertEventKind::NotifyResolved
+                    | AlertEventKind::Acknowledged,
+                ..
+            }) | LiveEvent::Notify(_)
+                | LiveEvent::ApprovalDecided { .. }
+        )
+    }
+}
+
+/// What a [`LiveEvent::Notify`] asks to be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyKind {
+    ApprovalRequested,
+    RemediationFinished,
+    ReportReady,
+}
+
+/// A notification request from remediation or reporting.
+#[derive(Debug, Clone)]
+pub struct NotifyRequest {
+    pub kind: NotifyKind,
+    pub alert_id: Option<i64>,
+    pub run_id: Option<i64>,
+    /// Channels to use; `None`: the alert rule's channels, else every enabled channel.
+    pub channel_ids: Option<Vec<i64>>,
+    /// Template variables (e.g. run_id, runbook, risk, commands, hostname).
+    pub vars: serde_json::Map<String, serde_json::Value>,
 }

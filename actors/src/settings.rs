@@ -15,6 +15,8 @@ pub enum SettingType {
     Int { min: i64, max: i64 },
     /// `true` or `false`.
     Bool,
+    /// One of a fixed list of words.
+    Choice(&'static [&'static str]),
 }
 
 /// One known setting.
@@ -64,7 +66,16 @@ pub const CATALOG: &[SettingSpec] = &[
         description: "服务端主动检查 http/tcp 服务(Agent 离线时仍可监控)",
         kind: SettingType::Bool,
     },
+    SettingSpec {
+        key: "locale",
+        default: "zh-CN",
+        description: "通知默认模板的语言(zh-CN 或 en)",
+        kind: SettingType::Choice(LOCALES),
+    },
 ];
+
+/// The languages of the built-in notification templates.
+pub const LOCALES: &[&str] = &["zh-CN", "en"];
 
 /// Looks a setting up by key.
 pub fn spec(key: &str) -> Option<&'static SettingSpec> {
@@ -104,6 +115,14 @@ impl SettingSpec {
                 },
                 _ => Err("value must be true or false".into()),
             },
+            SettingType::Choice(words) => {
+                let wanted = value.as_str().map(str::trim).unwrap_or_default();
+                words
+                    .iter()
+                    .find(|w| w.eq_ignore_ascii_case(wanted))
+                    .map(|w| (*w).to_string())
+                    .ok_or_else(|| format!("value must be one of: {}", words.join(", ")))
+            }
         }
     }
 }
@@ -145,6 +164,8 @@ pub struct RuntimeSettings {
     pub webhook_retry_count: u32,
     pub registration_enabled: bool,
     pub server_side_checks: bool,
+    /// Language of the built-in notification templates (`zh-CN` or `en`).
+    pub locale: String,
 }
 
 impl Default for RuntimeSettings {
@@ -173,6 +194,7 @@ impl RuntimeSettings {
             webhook_retry_count: int("webhook_retry_count") as u32,
             registration_enabled: get("registration_enabled") == "true",
             server_side_checks: get("server_side_checks") == "true",
+            locale: get("locale"),
         }
     }
 }
@@ -246,5 +268,16 @@ mod tests {
         assert_eq!(s.webhook_retry_count, 3);
         assert_eq!(s.metrics_retention_days, 90);
         assert!(s.registration_enabled);
+        assert_eq!(s.locale, "zh-CN");
+    }
+
+    #[test]
+    fn choices_are_matched_without_case_and_named_when_wrong() {
+        let spec = spec("locale").unwrap();
+        assert_eq!(spec.canonicalize(&json!("EN")).unwrap(), "en");
+        assert_eq!(spec.canonicalize(&json!("zh-cn")).unwrap(), "zh-CN");
+        let err = spec.canonicalize(&json!("fr")).unwrap_err();
+        assert!(err.contains("zh-CN, en"), "{err}");
+        assert!(spec.canonicalize(&json!(1)).is_err());
     }
 }

@@ -39,6 +39,9 @@ const SHORTHANDS: &[(&str, &str)] = &[
     ("REDIS_URL", "redis.url"),
     ("ALERTMANAGER_WEBHOOK_TOKEN", "alertmanager.webhook_token"),
     ("ALERTMANAGER_WEBHOOK_SECRET", "alertmanager.webhook_secret"),
+    ("WARDEN_PUBLIC_URL", "notify.public_url"),
+    ("FEISHU_APP_ID", "feishu.app_id"),
+    ("FEISHU_APP_SECRET", "feishu.app_secret"),
 ];
 
 impl Config {

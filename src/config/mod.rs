@@ -23,6 +23,8 @@ pub struct Config {
     pub alertmanager: AlertmanagerConfig,
     pub redis: RedisConfig,
     pub auth: AuthConfig,
+    pub notify: NotifyConfig,
+    pub feishu: FeishuConfig,
     pub log: LogConfig,
 }
 
@@ -66,6 +68,23 @@ pub struct AlertmanagerConfig {
     pub webhook_token: String,
     pub webhook_secret: String,
     pub dedup_window_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    pub public_url: String,
+    pub timeout_secs: u64,
+    pub retry_base_ms: u64,
+    pub retry_max_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeishuConfig {
+    pub app_id: String,
+    pub app_secret: String,
+    pub api_base_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

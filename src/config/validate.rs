@@ -38,6 +38,30 @@ impl Config {
             (1..=86_400).contains(&self.alertmanager.dedup_window_secs),
             "alertmanager.dedup_window_secs: must be between 1 and 86400".into(),
         );
+        check(
+            (1..=300).contains(&self.notify.timeout_secs),
+            "notify.timeout_secs: must be between 1 and 300".into(),
+        );
+        check(
+            (1..=600_000).contains(&self.notify.retry_base_ms),
+            "notify.retry_base_ms: must be between 1 and 600000".into(),
+        );
+        check(
+            (1..=86_400).contains(&self.notify.retry_max_secs),
+            "notify.retry_max_secs: must be between 1 and 86400".into(),
+        );
+        for (key, url) in
+            [("notify.public_url", &self.notify.public_url), ("feishu.api_base_url", &self.feishu.api_base_url)]
+        {
+            check(
+                url.is_empty() || url.starts_with("http://") || url.starts_with("https://"),
+                format!("{key}: '{url}' must start with http:// or https://"),
+            );
+        }
+        check(
+            self.feishu.app_id.is_empty() == self.feishu.app_secret.is_empty(),
+            "feishu.app_id and feishu.app_secret: set both or neither".into(),
+        );
         let db = self.database_url();
         check(
             db.starts_with("sqlite:")

@@ -44,6 +44,8 @@ pub struct Shared {
     pub runtime: Arc<Runtime>,
     /// The group-commit writer for metrics, checks, logs.
     pub writer: Writer,
+    /// The notification dispatcher's handle.
+    pub notifier: crate::notify::dispatcher::Notifier,
 }
 
 impl AppState {

@@ -1,5 +1,11 @@
-//! Notification channels: the wire formats and signatures of DingTalk, Feishu, WeCom
-//! and webhooks (`shared/PROTOCOLS.md` §1–§5). Delivery itself (dispatcher, outbox,
-//! retries) arrives with the notification issue; this holds the pieces it builds on.
+//! Notifications: channel configurations ([`channel`]), templates ([`template`]), wire
+//! formats and signatures ([`transport`], [`signing`]), and the dispatcher actor with
+//! one worker actor per channel ([`dispatcher`], [`worker`]) over a durable outbox.
 
+pub mod channel;
+pub mod dispatcher;
+pub mod message;
 pub mod signing;
+pub mod template;
+pub mod transport;
+pub mod worker;

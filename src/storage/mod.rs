@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod databases;
 pub mod hosts;
 pub mod logs;
+pub mod notifications;
 pub mod services;
 pub mod settings;
 pub mod users;

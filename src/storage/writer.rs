@@ -47,8 +47,34 @@ pub struct NewLog {
     pub timestamp: DateTime<Utc>,
 }
 
+/// An outbox row to store before its first delivery attempt.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub channel_id: i64,
+    pub alert_id: Option<i64>,
+    pub run_id: Option<i64>,
+    pub kind: String,
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How an outbox row ended.
+#[derive(Debug, Clone)]
+pub struct NotificationDone {
+    pub id: i64,
+    /// `sent` or `failed`.
+    pub status: &'static str,
+    pub response_code: Option<i64>,
+    pub error: Option<String>,
+    pub retries: i64,
+    pub external_id: Option<String>,
+    pub sent_at: DateTime<Utc>,
+}
+
 enum Op {
     Metric(i64, Box<MetricsSnapshot>),
+    Notifications(Vec<NewNotification>),
+    NotificationDone(NotificationDone),
     Check(NewCheck),
     DbMetric(NewDbMetric),
     Logs(Vec<NewLog>),
@@ -61,6 +87,7 @@ impl Op {
     fn rows(&self) -> usize {
         match self {
             Op::Logs(l) => l.len(),
+            Op::Notifications(n) => n.len(),
             _ => 1,
         }
     }
@@ -122,6 +149,16 @@ impl Writer {
     /// Stores a batch of log lines; returns their ids once committed.
     pub async fn logs(&self, logs: Vec<NewLog>) -> Result<Vec<i64>, WriteError> {
         self.submit(Op::Logs(logs)).await
+    }
+
+    /// Stores outbox rows; returns their ids once committed.
+    pub async fn notifications(&self, rows: Vec<NewNotification>) -> Result<Vec<i64>, WriteError> {
+        self.submit(Op::Notifications(rows)).await
+    }
+
+    /// Records how a notification ended (committed with the next batch).
+    pub async fn notification_done(&self, done: NotificationDone) -> Result<(), WriteError> {
+        self.submit(Op::NotificationDone(done)).await.map(drop)
     }
 
     /// Records a host's last heartbeat; best effort, never waits.
@@ -243,8 +280,48 @@ async fn commit(db: &Db, jobs: &[Job]) -> Result<Vec<Vec<i64>>, sqlx::Error> {
         })
         .collect();
 
+    let outbox: Vec<(usize, &NewNotification)> = jobs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, j)| match &j.op {
+            Op::Notifications(n) => n.iter().map(|x| (i, x)).collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let done: Vec<&NotificationDone> = jobs
+        .iter()
+        .filter_map(|j| match &j.op {
+            Op::NotificationDone(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+
     crate::with_pool!(db, pool => {
         let mut tx = pool.begin_write().await?;
+        for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::new(
+                "INSERT INTO notifications (channel_id, alert_id, run_id, kind, payload, status, created_at) ",
+            );
+            qb.push_values(chunk, |mut b, (_, n)| {
+                b.push_bind(n.channel_id).push_bind(n.alert_id).push_bind(n.run_id).push_bind(n.kind.clone())
+                    .push_bind(n.payload.clone()).push_bind("pending").push_bind(n.created_at);
+            });
+            qb.push(" RETURNING id");
+            let ids: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+            for ((i, _), id) in chunk.iter().zip(ids) {
+                out[*i].push(id);
+            }
+        }
+        for d in &done {
+            sqlx::query(
+                "UPDATE notifications SET status = $2, response_code = $3, error = $4, retries = $5, \
+                 external_id = $6, sent_at = $7 WHERE id = $1",
+            )
+            .bind(d.id).bind(d.status).bind(d.response_code).bind(&d.error).bind(d.retries)
+            .bind(&d.external_id).bind(d.sent_at)
+            .execute(&mut *tx)
+            .await?;
+        }
         for chunk in metrics.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::new(
                 "INSERT INTO host_metrics (host_id, cpu_percent, cpu_load_1, cpu_load_5, cpu_load_15, \

@@ -115,6 +115,30 @@ impl HttpMetrics {
     }
 }
 
+/// Notification outcomes by channel type (`warden_notifications_sent_total`).
+#[derive(Debug, Default)]
+pub struct NotifyMetrics {
+    /// (channel type, delivered) → count
+    counts: Mutex<BTreeMap<(String, bool), u64>>,
+}
+
+impl NotifyMetrics {
+    pub fn record(&self, channel: &str, delivered: bool) {
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        *c.entry((channel.to_string(), delivered)).or_default() += 1;
+    }
+
+    /// Appends the family to an exposition.
+    pub fn render(&self, out: &mut String) {
+        let c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        family(out, "warden_notifications_sent_total", "counter", "Notifications finished, by channel type and result.");
+        for ((channel, delivered), n) in c.iter() {
+            let result = if *delivered { "ok" } else { "failed" };
+            let _ = writeln!(out, "warden_notifications_sent_total{{channel=\"{}\",result=\"{result}\"}} {n}", escape(channel));
+        }
+    }
+}
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let help = help.replace('\\', "\\\\").replace('\n', "\\n");
     let _ = writeln!(out, "# HELP {name} {help}");

@@ -24,6 +24,7 @@ async fn settings_show_every_key_with_defaults_and_descriptions(app: TestApp) {
         ("webhook_retry_count", "3"),
         ("registration_enabled", "true"),
         ("server_side_checks", "false"),
+        ("locale", "zh-CN"),
     ] {
         assert_eq!(res.body[key]["value"], value, "{key}");
         assert!(res.body[key]["description"].as_str().is_some_and(|d| !d.is_empty()), "{key}");
@@ -66,6 +67,7 @@ async fn invalid_settings_are_rejected_whole_with_the_key_named(app: TestApp) {
         (json!({"heartbeat_timeout": "0"}), "heartbeat_timeout"),
         (json!({"metrics_retention_days": "ninety"}), "metrics_retention_days"),
         (json!({"webhook_retry_count": 99}), "webhook_retry_count"),
+        (json!({"locale": "fr"}), "locale"),
         (json!({"registration_enabled": "perhaps"}), "registration_enabled"),
         (json!({"metrics_retention_days": "30", "no_such_setting": "1"}), "no_such_setting"),
     ];

@@ -28,16 +28,28 @@ impl RateLimiter {
     /// Records a send at `now` and returns `Ok`, or returns how long to wait before the
     /// next send is allowed (nothing recorded).
     pub fn try_send(&mut self, now: DateTime<Utc>) -> Result<(), Duration> {
+        self.check(now)?;
+        self.record(now);
+        Ok(())
+    }
+
+    /// Whether a send at `now` is allowed, without recording one.
+    pub fn check(&mut self, now: DateTime<Utc>) -> Result<(), Duration> {
         let window = chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::MAX);
         while self.sent.front().is_some_and(|t| now - *t >= window) {
             self.sent.pop_front();
         }
-        if self.sent.len() < self.limit {
-            self.sent.push_back(now);
-            return Ok(());
+        match self.sent.front() {
+            Some(oldest) if self.sent.len() >= self.limit => {
+                Err((*oldest + window - now).to_std().unwrap_or_default())
+            }
+            _ => Ok(()),
         }
-        let oldest = *self.sent.front().expect("a full window has a first send");
-        Err((oldest + window - now).to_std().unwrap_or_default())
+    }
+
+    /// Records a send at `now`.
+    pub fn record(&mut self, now: DateTime<Utc>) {
+        self.sent.push_back(now);
     }
 }
 

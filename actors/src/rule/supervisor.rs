@@ -136,7 +136,10 @@ fn observation(ev: LiveEvent) -> Option<Observation> {
         LiveEvent::DbMetricsRecorded { host_id, database_id, db_name, values } => {
             Some(Observation::DbMetrics { database_id, host: host_id, db_name, values })
         }
-        LiveEvent::AgentPresence { .. } | LiveEvent::Alert(_) => None,
+        LiveEvent::AgentPresence { .. }
+        | LiveEvent::Alert(_)
+        | LiveEvent::Notify(_)
+        | LiveEvent::ApprovalDecided { .. } => None,
     }
 }
 

@@ -36,7 +36,8 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let start =
         state.clock.now() - chrono::Duration::from_std(state.started.elapsed()).unwrap_or_default();
-    let text = state.metrics.render(VERSION, start.timestamp_millis() as f64 / 1000.0);
+    let mut text = state.metrics.render(VERSION, start.timestamp_millis() as f64 / 1000.0);
+    state.notifier.metrics.render(&mut text);
     ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
 
