@@ -98,7 +98,9 @@ impl App {
             }
         }
         let r = runtime.start_rules(rules).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        db.seed_builtin_templates(clock.now()).await.context("could not seed the notification templates")?;
+        db.seed_builtin_templates(clock.now())
+            .await
+            .context("could not seed the notification templates")?;
         let feishu = &config.feishu;
         let transports = crate::notify::transport::Transports::new(
             Duration::from_secs(config.notify.timeout_secs),

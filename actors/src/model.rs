@@ -211,7 +211,12 @@ pub enum LiveEvent {
     /// or result, a finished report.
     Notify(Box<NotifyRequest>),
     /// A remediation approval was decided; cards that asked for it are updated in place.
-    ApprovalDecided { run_id: i64, approved: bool, by: String, at: DateTime<Utc> },
+    ApprovalDecided {
+        run_id: i64,
+        approved: bool,
+        by: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl LiveEvent {

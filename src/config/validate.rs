@@ -50,9 +50,10 @@ impl Config {
             (1..=86_400).contains(&self.notify.retry_max_secs),
             "notify.retry_max_secs: must be between 1 and 86400".into(),
         );
-        for (key, url) in
-            [("notify.public_url", &self.notify.public_url), ("feishu.api_base_url", &self.feishu.api_base_url)]
-        {
+        for (key, url) in [
+            ("notify.public_url", &self.notify.public_url),
+            ("feishu.api_base_url", &self.feishu.api_base_url),
+        ] {
             check(
                 url.is_empty() || url.starts_with("http://") || url.starts_with("https://"),
                 format!("{key}: '{url}' must start with http:// or https://"),

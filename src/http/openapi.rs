@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::bot::health;
 use super::v1::{
-    agent, agent_tokens, alerts, audit, auth, dashboard, databases, hosts, logs, services,
-    settings, users, webhooks,
+    agent, agent_tokens, alerts, audit, auth, dashboard, databases, hosts, logs, notifications,
+    services, settings, users, webhooks,
 };
 
 struct BearerAuth;
@@ -41,6 +41,10 @@ impl Modify for BearerAuth {
         dashboard::trends,
         alerts::list, alerts::get_one, alerts::ack, alerts::list_rules, alerts::create_rule, alerts::get_rule,
         alerts::update_rule, alerts::delete_rule, webhooks::alertmanager, super::sse::demo_alerts,
+        notifications::list_channels, notifications::create_channel, notifications::update_channel,
+        notifications::delete_channel, notifications::test_channel, notifications::logs,
+        notifications::list_templates, notifications::create_template, notifications::update_template,
+        notifications::delete_template,
         super::ws::dashboard, super::ws::logs, super::ws::agent,
         health::healthz, health::metrics, health::status,
     )

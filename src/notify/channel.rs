@@ -76,15 +76,31 @@ pub struct EmailConfig {
 /// A checked channel configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelConfig {
-    DingTalk { webhook_url: String, secret: Option<String> },
+    DingTalk {
+        webhook_url: String,
+        secret: Option<String>,
+    },
     /// Feishu custom bot: a webhook URL, optionally signed.
-    FeishuBot { webhook_url: String, secret: Option<String> },
+    FeishuBot {
+        webhook_url: String,
+        secret: Option<String>,
+    },
     /// Feishu app bot: messages go through the open API to `receive_id`, so cards can
     /// carry buttons whose clicks reach Warden.
-    FeishuApp { receive_id: String, receive_id_type: String },
-    WeCom { webhook_url: String },
+    FeishuApp {
+        receive_id: String,
+        receive_id_type: String,
+    },
+    WeCom {
+        webhook_url: String,
+    },
     Email(EmailConfig),
-    Webhook { url: String, method: String, headers: BTreeMap<String, String>, secret: Option<String> },
+    Webhook {
+        url: String,
+        method: String,
+        headers: BTreeMap<String, String>,
+        secret: Option<String>,
+    },
 }
 
 /// A configuration problem: the field (under `config`) and what is wrong.
@@ -137,7 +153,11 @@ impl Fields<'_> {
 impl ChannelConfig {
     /// Checks `config` for a channel of `kind`. `app_configured`: whether the Feishu app
     /// credentials are set (app-bot mode needs them).
-    pub fn parse(kind: ChannelType, config: &Value, app_configured: bool) -> Result<Self, FieldError> {
+    pub fn parse(
+        kind: ChannelType,
+        config: &Value,
+        app_configured: bool,
+    ) -> Result<Self, FieldError> {
         let Some(map) = config.as_object() else {
             return Err(problem("", "must be an object"));
         };
@@ -153,14 +173,21 @@ impl ChannelConfig {
             }
             ChannelType::Feishu => match (f.text("webhook_url")?, f.text("receive_id")?) {
                 (Some(_), Some(_)) => {
-                    return Err(problem("receive_id", "give webhook_url (custom bot) or receive_id (app bot), not both"))
+                    return Err(problem(
+                        "receive_id",
+                        "give webhook_url (custom bot) or receive_id (app bot), not both",
+                    ))
                 }
                 (None, None) => {
-                    return Err(problem("webhook_url", "field required (or receive_id for an app bot)"))
+                    return Err(problem(
+                        "webhook_url",
+                        "field required (or receive_id for an app bot)",
+                    ))
                 }
-                (Some(_), None) => {
-                    ChannelConfig::FeishuBot { webhook_url: f.url("webhook_url")?, secret: f.text("secret")? }
-                }
+                (Some(_), None) => ChannelConfig::FeishuBot {
+                    webhook_url: f.url("webhook_url")?,
+                    secret: f.text("secret")?,
+                },
                 (None, Some(receive_id)) => {
                     if !app_configured {
                         return Err(problem(
@@ -168,8 +195,11 @@ impl ChannelConfig {
                             "app-bot mode needs feishu.app_id and feishu.app_secret in Warden's configuration",
                         ));
                     }
-                    let receive_id_type = f.text("receive_id_type")?.unwrap_or_else(|| "chat_id".into());
-                    if !["chat_id", "open_id", "user_id", "union_id", "email"].contains(&receive_id_type.as_str()) {
+                    let receive_id_type =
+                        f.text("receive_id_type")?.unwrap_or_else(|| "chat_id".into());
+                    if !["chat_id", "open_id", "user_id", "union_id", "email"]
+                        .contains(&receive_id_type.as_str())
+                    {
                         return Err(problem(
                             "receive_id_type",
                             "must be one of chat_id, open_id, user_id, union_id, email",
@@ -183,14 +213,18 @@ impl ChannelConfig {
                 let has_key = reqwest::Url::parse(&webhook_url)
                     .is_ok_and(|u| u.query_pairs().any(|(k, v)| k == "key" && !v.is_empty()));
                 if !has_key {
-                    return Err(problem("webhook_url", "must carry the robot's key (…/webhook/send?key=…)"));
+                    return Err(problem(
+                        "webhook_url",
+                        "must carry the robot's key (…/webhook/send?key=…)",
+                    ));
                 }
                 ChannelConfig::WeCom { webhook_url }
             }
             ChannelType::Email => ChannelConfig::Email(parse_email(&f)?),
             ChannelType::Webhook => {
                 let url = f.url("url")?;
-                let method = f.text("method")?.unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
+                let method =
+                    f.text("method")?.unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
                 if !["POST", "PUT", "PATCH"].contains(&method.as_str()) {
                     return Err(problem("method", "must be POST, PUT or PATCH"));
                 }
@@ -211,7 +245,12 @@ impl ChannelConfig {
                             headers.insert(name.clone(), value.to_string());
                         }
                     }
-                    Some(_) => return Err(problem("headers", "must be an object of header names to values")),
+                    Some(_) => {
+                        return Err(problem(
+                            "headers",
+                            "must be an object of header names to values",
+                        ))
+                    }
                 }
                 ChannelConfig::Webhook { url, method, headers, secret: f.text("secret")? }
             }
@@ -250,7 +289,9 @@ fn parse_email(f: &Fields<'_>) -> Result<EmailConfig, FieldError> {
             .map(|r| r.as_str().map(|s| s.trim().to_string()))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| problem("recipients", "must be a list of email addresses"))?,
-        Some(Value::String(s)) => s.split([',', ';']).map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),
+        Some(Value::String(s)) => {
+            s.split([',', ';']).map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect()
+        }
         None | Some(Value::Null) => return Err(problem("recipients", "field required")),
         Some(_) => return Err(problem("recipients", "must be a list of email addresses")),
     };
@@ -289,7 +330,9 @@ const URL_KEYS: &[&str] = &["webhook_url"];
 
 fn sensitive_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["auth", "token", "key", "secret", "cookie", "signature", "password"].iter().any(|w| n.contains(w))
+    ["auth", "token", "key", "secret", "cookie", "signature", "password"]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 /// Masks the credential in a chat-robot URL: query values of `access_token`/`key`, and a
@@ -354,7 +397,9 @@ pub fn unmask(update: &Value, stored: &Value) -> Value {
     let mut out = update.clone();
     for (key, value) in out.iter_mut() {
         let Some(old) = stored.get(key) else { continue };
-        if *value == masked_value(key, old) && (SECRET_KEYS.contains(&key.as_str()) || URL_KEYS.contains(&key.as_str())) {
+        if *value == masked_value(key, old)
+            && (SECRET_KEYS.contains(&key.as_str()) || URL_KEYS.contains(&key.as_str()))
+        {
             *value = old.clone();
         } else if key == "headers" {
             if let (Some(headers), Some(old)) = (value.as_object_mut(), old.as_object()) {
@@ -402,8 +447,12 @@ mod tests {
         )
         .unwrap();
         let ChannelConfig::Email(e) = e else { panic!("email") };
-        assert_eq!((e.security, e.smtp_port, e.from.as_str()), (SmtpSecurity::Tls, 465, "ops@example.com"));
-        let w = parse(ChannelType::Webhook, json!({"url": "http://h/x", "headers": {"X-A": "1"}})).unwrap();
+        assert_eq!(
+            (e.security, e.smtp_port, e.from.as_str()),
+            (SmtpSecurity::Tls, 465, "ops@example.com")
+        );
+        let w = parse(ChannelType::Webhook, json!({"url": "http://h/x", "headers": {"X-A": "1"}}))
+            .unwrap();
         assert!(matches!(w, ChannelConfig::Webhook { ref method, .. } if method == "POST"));
     }
 
@@ -424,14 +473,30 @@ mod tests {
         let cases = [
             (ChannelType::DingTalk, json!({}), "webhook_url"),
             (ChannelType::DingTalk, json!({"webhook_url": "ftp://x"}), "webhook_url"),
-            (ChannelType::DingTalk, json!({"webhook_url": "https://x/send", "secret": "nope"}), "secret"),
-            (ChannelType::WeCom, json!({"webhook_url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"}), "webhook_url"),
+            (
+                ChannelType::DingTalk,
+                json!({"webhook_url": "https://x/send", "secret": "nope"}),
+                "secret",
+            ),
+            (
+                ChannelType::WeCom,
+                json!({"webhook_url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"}),
+                "webhook_url",
+            ),
             (ChannelType::Feishu, json!({}), "webhook_url"),
             (ChannelType::Feishu, json!({"receive_id": "oc_1"}), "receive_id"),
             (ChannelType::Email, json!({"smtp_host": "h", "recipients": []}), "recipients"),
-            (ChannelType::Email, json!({"smtp_host": "h", "recipients": ["not-an-address"]}), "recipients"),
+            (
+                ChannelType::Email,
+                json!({"smtp_host": "h", "recipients": ["not-an-address"]}),
+                "recipients",
+            ),
             (ChannelType::Email, json!({"smtp_host": "h", "recipients": ["a@x.io"]}), "from"),
-            (ChannelType::Email, json!({"smtp_host": "h", "smtp_port": 70000, "recipients": ["a@x.io"], "from": "a@x.io"}), "smtp_port"),
+            (
+                ChannelType::Email,
+                json!({"smtp_host": "h", "smtp_port": 70000, "recipients": ["a@x.io"], "from": "a@x.io"}),
+                "smtp_port",
+            ),
             (ChannelType::Webhook, json!({"url": "http://h", "method": "GET"}), "method"),
             (ChannelType::Webhook, json!({"url": "http://h", "headers": {"X": 1}}), "headers.X"),
         ];
@@ -450,7 +515,10 @@ mod tests {
         });
         let shown = masked(&stored);
         assert_eq!(shown["secret"], MASK);
-        assert_eq!(shown["webhook_url"], "https://oapi.dingtalk.com/robot/send?access_token=******");
+        assert_eq!(
+            shown["webhook_url"],
+            "https://oapi.dingtalk.com/robot/send?access_token=******"
+        );
         assert_eq!(shown["headers"]["Authorization"], MASK);
         assert_eq!(shown["headers"]["X-Env"], "prod");
         assert!(!shown.to_string().contains("abcdef"));

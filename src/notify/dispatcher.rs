@@ -57,10 +57,16 @@ pub struct Notifier {
 impl Notifier {
     /// Starts the dispatcher on `notices` (the broadcaster's lossless lane). A
     /// dispatcher that dies is started again, and picks up the pending outbox rows.
-    pub fn start(deps: NotifyDeps, notices: mpsc::UnboundedReceiver<LiveEvent>) -> (Notifier, tokio::task::JoinHandle<()>) {
+    pub fn start(
+        deps: NotifyDeps,
+        notices: mpsc::UnboundedReceiver<LiveEvent>,
+    ) -> (Notifier, tokio::task::JoinHandle<()>) {
         let (control, rx) = mpsc::unbounded_channel();
-        let notifier =
-            Notifier { control, transports: Arc::clone(&deps.transports), metrics: Arc::clone(&deps.metrics) };
+        let notifier = Notifier {
+            control,
+            transports: Arc::clone(&deps.transports),
+            metrics: Arc::clone(&deps.metrics),
+        };
         let task = tokio::spawn(serve(deps, notices, rx));
         (notifier, task)
     }
@@ -84,8 +90,19 @@ enum Control {
     Stop(tokio::sync::oneshot::Sender<()>),
 }
 
-async fn serve(deps: NotifyDeps, mut notices: mpsc::UnboundedReceiver<LiveEvent>, mut control: mpsc::UnboundedReceiver<Control>) {
-    let mut dispatcher: Option<ActorRef<DispatcherMsg>> = None;
+async fn serve(
+    deps: NotifyDeps,
+    mut notices: mpsc::UnboundedReceiver<LiveEvent>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) {
+    // Started at once, not on the first notice: it has pending outbox rows to send.
+    let mut dispatcher = match Actor::spawn(None, Dispatcher, deps.clone()).await {
+        Ok((actor, _)) => Some(actor),
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the notification dispatcher; will retry");
+            None
+        }
+    };
     let mut stopped = None;
     loop {
         let mut msg = tokio::select! {
@@ -168,7 +185,11 @@ impl Actor for Dispatcher {
     type State = DispatcherState;
     type Arguments = NotifyDeps;
 
-    async fn pre_start(&self, me: ActorRef<DispatcherMsg>, deps: NotifyDeps) -> Result<DispatcherState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        me: ActorRef<DispatcherMsg>,
+        deps: NotifyDeps,
+    ) -> Result<DispatcherState, ActorProcessingErr> {
         let policy = deps.policy();
         let mut state = DispatcherState { deps, catalog: Arc::default(), policy };
         reload(&me, &mut state).await?;
@@ -182,7 +203,12 @@ impl Actor for Dispatcher {
         Ok(state)
     }
 
-    async fn handle(&self, me: ActorRef<DispatcherMsg>, msg: DispatcherMsg, state: &mut DispatcherState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        me: ActorRef<DispatcherMsg>,
+        msg: DispatcherMsg,
+        state: &mut DispatcherState,
+    ) -> Result<(), ActorProcessingErr> {
         let policy = state.deps.policy();
         if policy != state.policy {
             state.policy = policy;
@@ -207,16 +233,31 @@ impl Actor for Dispatcher {
         Ok(())
     }
 
-    async fn post_stop(&self, _me: ActorRef<DispatcherMsg>, state: &mut DispatcherState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _me: ActorRef<DispatcherMsg>,
+        state: &mut DispatcherState,
+    ) -> Result<(), ActorProcessingErr> {
         for c in state.catalog.channels.values() {
             c.worker.stop(None);
         }
         Ok(())
     }
 
-    async fn handle_supervisor_evt(&self, me: ActorRef<DispatcherMsg>, event: SupervisionEvent, state: &mut DispatcherState) -> Result<(), ActorProcessingErr> {
+    async fn handle_supervisor_evt(
+        &self,
+        me: ActorRef<DispatcherMsg>,
+        event: SupervisionEvent,
+        state: &mut DispatcherState,
+    ) -> Result<(), ActorProcessingErr> {
         if let SupervisionEvent::ActorFailed(dead, error) = event {
-            let Some(id) = state.catalog.channels.values().find(|c| c.worker.get_id() == dead.get_id()).map(|c| c.id) else {
+            let Some(id) = state
+                .catalog
+                .channels
+                .values()
+                .find(|c| c.worker.get_id() == dead.get_id())
+                .map(|c| c.id)
+            else {
                 return Ok(());
             };
             tracing::error!(channel_id = id, %error, "a channel worker failed; restarting it");
@@ -237,7 +278,10 @@ impl Actor for Dispatcher {
 
 /// Loads channels and templates; starts workers for new channels, reconfigures changed
 /// ones, stops removed ones.
-async fn reload(me: &ActorRef<DispatcherMsg>, state: &mut DispatcherState) -> Result<(), ActorProcessingErr> {
+async fn reload(
+    me: &ActorRef<DispatcherMsg>,
+    state: &mut DispatcherState,
+) -> Result<(), ActorProcessingErr> {
     let rows = state.deps.db.list_channels().await?;
     let templates = state.deps.db.list_templates().await?;
     let mut channels = HashMap::with_capacity(rows.len());
@@ -255,7 +299,8 @@ async fn reload(me: &ActorRef<DispatcherMsg>, state: &mut DispatcherState) -> Re
         let worker = match state.catalog.channels.get(&row.id) {
             Some(old) if old.kind == kind => {
                 if old.config != config {
-                    let _ = old.worker.cast(WorkerMsg::Configure(Arc::clone(&config), state.policy));
+                    let _ =
+                        old.worker.cast(WorkerMsg::Configure(Arc::clone(&config), state.policy));
                 }
                 old.worker.clone()
             }
@@ -276,7 +321,10 @@ async fn reload(me: &ActorRef<DispatcherMsg>, state: &mut DispatcherState) -> Re
                 Actor::spawn_linked(None, ChannelWorker, args, me.get_cell()).await?.0
             }
         };
-        channels.insert(row.id, ChannelEntry { id: row.id, kind, enabled: row.is_enabled, config, worker });
+        channels.insert(
+            row.id,
+            ChannelEntry { id: row.id, kind, enabled: row.is_enabled, config, worker },
+        );
     }
     for (id, old) in &state.catalog.channels {
         if !channels.contains_key(id) {
@@ -296,7 +344,8 @@ fn requeue(state: &DispatcherState, row: NotificationRow) {
             let _ = channel.worker.cast(WorkerMsg::Push(row.id, Box::new(message)));
         }
         (channel, _) => {
-            let error = if channel.is_none() { "the channel was deleted" } else { "unreadable outbox row" };
+            let error =
+                if channel.is_none() { "the channel was deleted" } else { "unreadable outbox row" };
             fail_row(&state.deps, row.id, error);
         }
     }
@@ -419,7 +468,10 @@ fn alert_vars(deps: &NotifyDeps, ctx: &AlertContext) -> Map<String, Value> {
     v.insert("resolved_at".into(), ctx.resolved_at.map(time).unwrap_or(Value::Null));
     v.insert("rule_name".into(), json!(ctx.rule_name));
     if !deps.public_url.is_empty() {
-        v.insert("url".into(), json!(format!("{}/alerts/{}", deps.public_url.trim_end_matches('/'), ctx.id)));
+        v.insert(
+            "url".into(),
+            json!(format!("{}/alerts/{}", deps.public_url.trim_end_matches('/'), ctx.id)),
+        );
     }
     v
 }
@@ -471,7 +523,9 @@ fn how_to_approve(locale: &str, run_id: i64) -> String {
 /// The channels a notice goes to: the ones named (enabled only), else every enabled one.
 fn select_channels<'a>(catalog: &'a Catalog, ids: Option<&[i64]>) -> Vec<&'a ChannelEntry> {
     let mut chosen: Vec<&ChannelEntry> = match ids {
-        Some(ids) => ids.iter().filter_map(|id| catalog.channels.get(id)).filter(|c| c.enabled).collect(),
+        Some(ids) => {
+            ids.iter().filter_map(|id| catalog.channels.get(id)).filter(|c| c.enabled).collect()
+        }
         None => catalog.channels.values().filter(|c| c.enabled).collect(),
     };
     chosen.sort_by_key(|c| c.id);
@@ -481,12 +535,22 @@ fn select_channels<'a>(catalog: &'a Catalog, ids: Option<&[i64]>) -> Vec<&'a Cha
 
 /// The template for a channel type and message kind: a default the user marked (for
 /// the type, then for "all"), else the built-in one in the configured locale.
-fn pick<'a>(templates: &'a [TemplateRow], channel_type: &str, tkind: &str, locale: &str) -> Option<&'a TemplateRow> {
-    let marked = |ct: &str| templates.iter().find(|t| t.is_default && t.kind == tkind && t.channel_type == ct);
+fn pick<'a>(
+    templates: &'a [TemplateRow],
+    channel_type: &str,
+    tkind: &str,
+    locale: &str,
+) -> Option<&'a TemplateRow> {
+    let marked = |ct: &str| {
+        templates.iter().find(|t| t.is_default && t.kind == tkind && t.channel_type == ct)
+    };
     let builtin = |ct: &str, loc: &str| {
-        templates
-            .iter()
-            .find(|t| t.is_builtin && t.kind == tkind && t.channel_type == ct && t.locale.as_deref() == Some(loc))
+        templates.iter().find(|t| {
+            t.is_builtin
+                && t.kind == tkind
+                && t.channel_type == ct
+                && t.locale.as_deref() == Some(loc)
+        })
     };
     marked(channel_type)
         .or_else(|| marked("all"))
@@ -496,7 +560,12 @@ fn pick<'a>(templates: &'a [TemplateRow], channel_type: &str, tkind: &str, local
         .or_else(|| builtin("all", "zh-CN"))
 }
 
-fn render(notice: &Notice, channel: ChannelType, templates: &[TemplateRow], locale: &str) -> Message {
+fn render(
+    notice: &Notice,
+    channel: ChannelType,
+    templates: &[TemplateRow],
+    locale: &str,
+) -> Message {
     let vars = Value::Object(notice.vars.clone());
     let tkind = kind::template_kind(notice.kind);
     let (title, body) = match pick(templates, channel.as_str(), tkind, locale) {
@@ -555,7 +624,12 @@ async fn update_cards(
 
 /// A test message for `POST /notification-channels/{id}/test`, rendered like a real
 /// alert notification.
-pub fn test_message(channel: ChannelType, templates: &[TemplateRow], locale: &str, now: DateTime<Utc>) -> Message {
+pub fn test_message(
+    channel: ChannelType,
+    templates: &[TemplateRow],
+    locale: &str,
+    now: DateTime<Utc>,
+) -> Message {
     let mut vars = Map::new();
     let (title, message) = if locale == "en" {
         ("Warden test notification", "This is a test message: the channel works.")

@@ -146,19 +146,29 @@ const APPROVAL_BODY_EN: &str = "**Action**: {{runbook}}{% if hostname %} on {{ho
 
 const RESULT_TITLE_ZH: &str = "修复任务 #{{run_id}}:{{result}}";
 const RESULT_TITLE_EN: &str = "Remediation run #{{run_id}}: {{result}}";
-const RESULT_BODY_ZH: &str = "**操作**:{{runbook}}{% if hostname %} @ {{hostname}}{% endif %}\n**结果**:{{result}}\n\
+const RESULT_BODY_ZH: &str =
+    "**操作**:{{runbook}}{% if hostname %} @ {{hostname}}{% endif %}\n**结果**:{{result}}\n\
 {% if decided_by %}**审批人**:{{decided_by}}\n{% endif %}{% if message %}\n{{message}}{% endif %}";
 const RESULT_BODY_EN: &str = "**Action**: {{runbook}}{% if hostname %} on {{hostname}}{% endif %}\n**Result**: {{result}}\n\
 {% if decided_by %}**Approved by**: {{decided_by}}\n{% endif %}{% if message %}\n{{message}}{% endif %}";
 
 const REPORT_TITLE_ZH: &str = "运维报告:{{report_title}}";
 const REPORT_TITLE_EN: &str = "Operations report: {{report_title}}";
-const REPORT_BODY_ZH: &str = "**周期**:{{period}}\n\n{{summary}}{% if url %}\n\n[查看报告]({{url}}){% endif %}";
-const REPORT_BODY_EN: &str = "**Period**: {{period}}\n\n{{summary}}{% if url %}\n\n[Open the report]({{url}}){% endif %}";
+const REPORT_BODY_ZH: &str =
+    "**周期**:{{period}}\n\n{{summary}}{% if url %}\n\n[查看报告]({{url}}){% endif %}";
+const REPORT_BODY_EN: &str =
+    "**Period**: {{period}}\n\n{{summary}}{% if url %}\n\n[Open the report]({{url}}){% endif %}";
 
 macro_rules! builtin {
     ($ct:expr, $kind:expr, $locale:expr, $name:expr, $title:expr, $body:expr) => {
-        Builtin { channel_type: $ct, kind: $kind, locale: $locale, name: $name, title: $title, body: $body }
+        Builtin {
+            channel_type: $ct,
+            kind: $kind,
+            locale: $locale,
+            name: $name,
+            title: $title,
+            body: $body,
+        }
     };
 }
 
@@ -166,19 +176,61 @@ macro_rules! builtin {
 /// webhooks get plain text.
 pub const BUILTINS: &[Builtin] = &[
     builtin!("dingtalk", "alert", "zh-CN", "默认告警模板-钉钉", ALERT_TITLE_ZH, ALERT_MD_ZH),
-    builtin!("dingtalk", "alert", "en", "Default alert template (DingTalk)", ALERT_TITLE_EN, ALERT_MD_EN),
+    builtin!(
+        "dingtalk",
+        "alert",
+        "en",
+        "Default alert template (DingTalk)",
+        ALERT_TITLE_EN,
+        ALERT_MD_EN
+    ),
     builtin!("feishu", "alert", "zh-CN", "默认告警模板-飞书", ALERT_TITLE_ZH, ALERT_MD_ZH),
-    builtin!("feishu", "alert", "en", "Default alert template (Feishu)", ALERT_TITLE_EN, ALERT_MD_EN),
+    builtin!(
+        "feishu",
+        "alert",
+        "en",
+        "Default alert template (Feishu)",
+        ALERT_TITLE_EN,
+        ALERT_MD_EN
+    ),
     builtin!("wecom", "alert", "zh-CN", "默认告警模板-企业微信", ALERT_TITLE_ZH, ALERT_MD_ZH),
     builtin!("wecom", "alert", "en", "Default alert template (WeCom)", ALERT_TITLE_EN, ALERT_MD_EN),
     builtin!("email", "alert", "zh-CN", "默认告警模板-邮件", ALERT_TITLE_ZH, ALERT_TEXT_ZH),
-    builtin!("email", "alert", "en", "Default alert template (email)", ALERT_TITLE_EN, ALERT_TEXT_EN),
+    builtin!(
+        "email",
+        "alert",
+        "en",
+        "Default alert template (email)",
+        ALERT_TITLE_EN,
+        ALERT_TEXT_EN
+    ),
     builtin!("webhook", "alert", "zh-CN", "默认告警模板-Webhook", ALERT_TITLE_ZH, ALERT_TEXT_ZH),
-    builtin!("webhook", "alert", "en", "Default alert template (webhook)", ALERT_TITLE_EN, ALERT_TEXT_EN),
+    builtin!(
+        "webhook",
+        "alert",
+        "en",
+        "Default alert template (webhook)",
+        ALERT_TITLE_EN,
+        ALERT_TEXT_EN
+    ),
     builtin!("all", "approval", "zh-CN", "默认审批请求模板", APPROVAL_TITLE_ZH, APPROVAL_BODY_ZH),
-    builtin!("all", "approval", "en", "Default approval request template", APPROVAL_TITLE_EN, APPROVAL_BODY_EN),
+    builtin!(
+        "all",
+        "approval",
+        "en",
+        "Default approval request template",
+        APPROVAL_TITLE_EN,
+        APPROVAL_BODY_EN
+    ),
     builtin!("all", "remediation", "zh-CN", "默认修复结果模板", RESULT_TITLE_ZH, RESULT_BODY_ZH),
-    builtin!("all", "remediation", "en", "Default remediation result template", RESULT_TITLE_EN, RESULT_BODY_EN),
+    builtin!(
+        "all",
+        "remediation",
+        "en",
+        "Default remediation result template",
+        RESULT_TITLE_EN,
+        RESULT_BODY_EN
+    ),
     builtin!("all", "report", "zh-CN", "默认报告通知模板", REPORT_TITLE_ZH, REPORT_BODY_ZH),
     builtin!("all", "report", "en", "Default report template", REPORT_TITLE_EN, REPORT_BODY_EN),
 ];
@@ -193,14 +245,24 @@ mod tests {
     fn placeholders_render_and_unknown_ones_are_empty() {
         let vars = json!({"severity": "critical", "title": "磁盘满", "hostname": "web-1"});
         assert_eq!(render("【{{severity}}】{{title}}", &vars), "【critical】磁盘满");
-        assert_eq!(render("告警内容:{{message}}\n主机:{{hostname}}", &vars), "告警内容:\n主机:web-1");
+        assert_eq!(
+            render("告警内容:{{message}}\n主机:{{hostname}}", &vars),
+            "告警内容:\n主机:web-1"
+        );
         assert_eq!(render("{{nope}}x", &vars), "x");
-        assert_eq!(render("<b>{{title}}</b>", &json!({"title": "a<b"})), "<b>a<b</b>", "no escaping");
+        assert_eq!(
+            render("<b>{{title}}</b>", &json!({"title": "a<b"})),
+            "<b>a<b</b>",
+            "no escaping"
+        );
     }
 
     #[test]
     fn validation_reports_unknown_variables_and_syntax_errors() {
-        assert_eq!(validate("【{{severity}}】{{title}} {{host}} {{zzz}}").unwrap(), ["host", "zzz"]);
+        assert_eq!(
+            validate("【{{severity}}】{{title}} {{host}} {{zzz}}").unwrap(),
+            ["host", "zzz"]
+        );
         assert_eq!(validate("{{ severity | upper }}").unwrap(), Vec::<String>::new());
         assert!(validate("{{ title").unwrap_err().message.contains("syntax"));
     }
@@ -211,7 +273,8 @@ mod tests {
             assert_eq!(validate(b.title).unwrap(), Vec::<String>::new(), "{}", b.name);
             assert_eq!(validate(b.body).unwrap(), Vec::<String>::new(), "{}", b.name);
         }
-        let md = BUILTINS.iter().find(|b| b.channel_type == "dingtalk" && b.locale == "en").unwrap();
+        let md =
+            BUILTINS.iter().find(|b| b.channel_type == "dingtalk" && b.locale == "en").unwrap();
         let vars = json!({"severity": "critical", "title": "CPU high", "status": "resolved",
             "hostname": "web-1", "metric": "cpu_percent", "metric_value": 97.5, "threshold": 90.0,
             "fired_at": "2026-11-22T10:00:00Z", "resolved_at": "2026-11-22T10:05:00Z"});

@@ -88,12 +88,12 @@ impl Transports {
                 }
                 let body = json!({
                     "msgtype": "markdown",
-                    "markdown": {"title": truncate(&msg.title, 100), "text": format!("### {}\n{}", msg.title, msg.body)},
+                    "markdown": {"title": truncate(&msg.title, 100), "text": msg.body},
                 });
                 self.post_robot(url, &body).await
             }
             ChannelConfig::WeCom { webhook_url } => {
-                let text = truncate(&format!("### {}\n{}", msg.title, msg.body), 4096);
+                let text = truncate(&msg.body, 4096);
                 let body = json!({"msgtype": "markdown", "markdown": {"content": text}});
                 match reqwest::Url::parse(webhook_url) {
                     Ok(url) => self.post_robot(url, &body).await,
@@ -102,7 +102,8 @@ impl Transports {
             }
             ChannelConfig::FeishuBot { webhook_url, secret } => {
                 // Custom bots cannot call back, so approval cards carry no buttons (§2).
-                let mut body = json!({"msg_type": "interactive", "card": feishu_card(msg, false, None)});
+                let mut body =
+                    json!({"msg_type": "interactive", "card": feishu_card(msg, false, None)});
                 if let Some(secret) = secret {
                     let ts = self.clock.now().timestamp();
                     body["timestamp"] = json!(ts.to_string());
@@ -138,7 +139,8 @@ impl Transports {
         msg: &Message,
     ) -> Outcome {
         let body = serde_json::to_vec(&msg.webhook_body()).unwrap_or_default();
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
         let mut request = self.http.request(method, url).header(CONTENT_TYPE, "application/json");
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
@@ -154,7 +156,12 @@ impl Transports {
                     Verdict::Delivered => None,
                     _ => Some(format!("HTTP {status}: {}", reply_snippet(reply).await)),
                 };
-                Outcome { verdict, response_code: Some(i64::from(status)), error, external_id: None }
+                Outcome {
+                    verdict,
+                    response_code: Some(i64::from(status)),
+                    error,
+                    external_id: None,
+                }
             }
             Err(e) => Outcome::failed(Verdict::Retry, None, request_error(e)),
         }
@@ -172,7 +179,9 @@ impl Transports {
         for r in &cfg.recipients {
             match r.parse::<Mailbox>() {
                 Ok(to) => builder = builder.to(to),
-                Err(e) => return Outcome::failed(Verdict::GiveUp, None, format!("recipient {r}: {e}")),
+                Err(e) => {
+                    return Outcome::failed(Verdict::GiveUp, None, format!("recipient {r}: {e}"))
+                }
             }
         }
         let html = format!(
@@ -180,13 +189,24 @@ impl Transports {
             html_escape(&msg.title),
             html_escape(&msg.body).replace('\n', "<br>\n")
         );
-        let mail = match builder.multipart(MultiPart::alternative_plain_html(msg.body.clone(), html)) {
-            Ok(m) => m,
-            Err(e) => return Outcome::failed(Verdict::GiveUp, None, format!("could not build the email: {e}")),
-        };
+        let mail =
+            match builder.multipart(MultiPart::alternative_plain_html(msg.body.clone(), html)) {
+                Ok(m) => m,
+                Err(e) => {
+                    return Outcome::failed(
+                        Verdict::GiveUp,
+                        None,
+                        format!("could not build the email: {e}"),
+                    )
+                }
+            };
         let builder = match cfg.security {
-            SmtpSecurity::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.smtp_host)),
-            SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.smtp_host),
+            SmtpSecurity::None => {
+                Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.smtp_host))
+            }
+            SmtpSecurity::StartTls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.smtp_host)
+            }
             SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.smtp_host),
         };
         let mut builder = match builder {
@@ -194,10 +214,11 @@ impl Transports {
             Err(e) => return Outcome::failed(Verdict::GiveUp, None, format!("smtp: {e}")),
         };
         if let (Some(user), Some(password)) = (&cfg.smtp_user, &cfg.smtp_password) {
-            builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
-                user.clone(),
-                password.clone(),
-            ));
+            builder =
+                builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                    user.clone(),
+                    password.clone(),
+                ));
         }
         match builder.build().send(mail).await {
             Ok(reply) => Outcome {
@@ -229,7 +250,9 @@ impl Transports {
             .json(&json!({"app_id": app.app_id, "app_secret": app.app_secret}))
             .send()
             .await
-            .map_err(|e| Outcome::failed(Verdict::Retry, None, format!("feishu token: {}", request_error(e))))?;
+            .map_err(|e| {
+                Outcome::failed(Verdict::Retry, None, format!("feishu token: {}", request_error(e)))
+            })?;
         let status = reply.status().as_u16();
         let body: Value = reply.json().await.unwrap_or(Value::Null);
         let code = body.get("code").and_then(Value::as_i64);
@@ -244,7 +267,11 @@ impl Transports {
             _ => Err(Outcome::failed(
                 judge(Some(status), code.or(Some(-1))),
                 Some(i64::from(status)),
-                format!("feishu token: code {}: {}", code.unwrap_or(-1), body.get("msg").and_then(Value::as_str).unwrap_or("no token")),
+                format!(
+                    "feishu token: code {}: {}",
+                    code.unwrap_or(-1),
+                    body.get("msg").and_then(Value::as_str).unwrap_or("no token")
+                ),
             )),
         }
     }
@@ -253,7 +280,11 @@ impl Transports {
     /// once.
     async fn feishu_call(&self, method: reqwest::Method, path: &str, body: &Value) -> Outcome {
         let Some(app) = &self.feishu else {
-            return Outcome::failed(Verdict::GiveUp, None, "feishu.app_id/app_secret are not configured");
+            return Outcome::failed(
+                Verdict::GiveUp,
+                None,
+                "feishu.app_id/app_secret are not configured",
+            );
         };
         let mut fresh = false;
         loop {
@@ -270,10 +301,9 @@ impl Transports {
                 .await;
             let outcome = robot_outcome(reply).await;
             // 99991661/99991663/99991668: missing, invalid or expired tenant token.
-            let token_rejected = outcome
-                .error
-                .as_deref()
-                .is_some_and(|e| ["99991661", "99991663", "99991668"].iter().any(|c| e.contains(c)));
+            let token_rejected = outcome.error.as_deref().is_some_and(|e| {
+                ["99991661", "99991663", "99991668"].iter().any(|c| e.contains(c))
+            });
             if token_rejected && !fresh {
                 fresh = true;
                 continue;
@@ -282,7 +312,12 @@ impl Transports {
         }
     }
 
-    async fn feishu_app_send(&self, receive_id: &str, receive_id_type: &str, card: &Value) -> Outcome {
+    async fn feishu_app_send(
+        &self,
+        receive_id: &str,
+        receive_id_type: &str,
+        card: &Value,
+    ) -> Outcome {
         let body = json!({"receive_id": receive_id, "msg_type": "interactive", "content": card.to_string()});
         let path = format!("/open-apis/im/v1/messages?receive_id_type={receive_id_type}");
         self.feishu_call(reqwest::Method::POST, &path, &body).await
@@ -306,7 +341,8 @@ async fn robot_outcome(reply: Result<reqwest::Response, reqwest::Error>) -> Outc
     let status = reply.status().as_u16();
     let text = reply.text().await.unwrap_or_default();
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    let code = ["errcode", "code", "StatusCode"].iter().find_map(|k| body.get(*k).and_then(Value::as_i64));
+    let code =
+        ["errcode", "code", "StatusCode"].iter().find_map(|k| body.get(*k).and_then(Value::as_i64));
     let message = ["errmsg", "msg", "StatusMessage"]
         .iter()
         .find_map(|k| body.get(*k).and_then(Value::as_str))
@@ -318,15 +354,24 @@ async fn robot_outcome(reply: Result<reqwest::Response, reqwest::Error>) -> Outc
             verdict,
             response_code,
             error: None,
-            external_id: body.pointer("/data/message_id").and_then(Value::as_str).map(str::to_string),
+            external_id: body
+                .pointer("/data/message_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         },
         (Verdict::Delivered, None) => Outcome::failed(
             Verdict::GiveUp,
             response_code,
             format!("unrecognised reply (no errcode/code): {}", truncate(&text, 200)),
         ),
-        (_, Some(code)) => Outcome::failed(verdict, response_code, format!("errcode {code}: {message}")),
-        (_, None) => Outcome::failed(verdict, response_code, format!("HTTP {status}: {}", truncate(&text, 200))),
+        (_, Some(code)) => {
+            Outcome::failed(verdict, response_code, format!("errcode {code}: {message}"))
+        }
+        (_, None) => Outcome::failed(
+            verdict,
+            response_code,
+            format!("HTTP {status}: {}", truncate(&text, 200)),
+        ),
     }
 }
 

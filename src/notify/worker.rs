@@ -51,7 +51,11 @@ impl Actor for ChannelWorker {
     type State = WorkerState;
     type Arguments = WorkerArgs;
 
-    async fn pre_start(&self, _me: ActorRef<WorkerMsg>, args: WorkerArgs) -> Result<WorkerState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<WorkerMsg>,
+        args: WorkerArgs,
+    ) -> Result<WorkerState, ActorProcessingErr> {
         let queue = ChannelQueue::new(args.channel_type.rate_limits(), args.policy);
         Ok(WorkerState { args, queue, wake_gen: 0, wake_at: None })
     }
@@ -82,22 +86,28 @@ impl Actor for ChannelWorker {
     }
 }
 
-fn finish(state: &mut WorkerState, entry: Queued<Box<Message>>, outcome: Outcome, now: chrono::DateTime<chrono::Utc>) {
+fn finish(
+    state: &mut WorkerState,
+    entry: Queued<Box<Message>>,
+    outcome: Outcome,
+    now: chrono::DateTime<chrono::Utc>,
+) {
     let id = entry.id;
-    let (status, retries) = match state.queue.finish(entry, outcome.verdict, now, rand::random::<f64>()) {
-        Finish::Sent { retries } => ("sent", retries),
-        Finish::Failed { retries } => ("failed", retries),
-        Finish::Retrying { at } => {
-            tracing::info!(
-                channel_id = state.args.channel_id,
-                notification_id = id,
-                error = outcome.error.as_deref().unwrap_or(""),
-                retry_at = %at,
-                "notification attempt failed; will retry"
-            );
-            return;
-        }
-    };
+    let (status, retries) =
+        match state.queue.finish(entry, outcome.verdict, now, rand::random::<f64>()) {
+            Finish::Sent { retries } => ("sent", retries),
+            Finish::Failed { retries } => ("failed", retries),
+            Finish::Retrying { at } => {
+                tracing::info!(
+                    channel_id = state.args.channel_id,
+                    notification_id = id,
+                    error = outcome.error.as_deref().unwrap_or(""),
+                    retry_at = %at,
+                    "notification attempt failed; will retry"
+                );
+                return;
+            }
+        };
     state.args.metrics.record(state.args.channel_type.as_str(), status == "sent");
     if status == "failed" {
         tracing::warn!(

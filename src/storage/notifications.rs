@@ -69,9 +69,11 @@ pub struct NotificationRow {
 }
 
 const CHANNEL_COLUMNS: &str = "id, name, channel_type, config, is_enabled, created_at, updated_at";
-const TEMPLATE_COLUMNS: &str = "id, name, channel_type, kind, locale, title_template, body_template, is_default, \
+const TEMPLATE_COLUMNS: &str =
+    "id, name, channel_type, kind, locale, title_template, body_template, is_default, \
                                 is_builtin, created_at, updated_at";
-const NOTIFICATION_COLUMNS: &str = "id, channel_id, alert_id, run_id, kind, payload, status, response_code, error, \
+const NOTIFICATION_COLUMNS: &str =
+    "id, channel_id, alert_id, run_id, kind, payload, status, response_code, error, \
                                     retries, external_id, created_at, sent_at";
 
 impl Db {
@@ -85,7 +87,11 @@ impl Db {
         with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)
     }
 
-    pub async fn create_channel(&self, f: &ChannelFields, now: DateTime<Utc>) -> Result<ChannelRow, sqlx::Error> {
+    pub async fn create_channel(
+        &self,
+        f: &ChannelFields,
+        now: DateTime<Utc>,
+    ) -> Result<ChannelRow, sqlx::Error> {
         let sql = format!(
             "INSERT INTO notification_channels (name, channel_type, config, is_enabled, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING {CHANNEL_COLUMNS}"
@@ -121,9 +127,9 @@ impl Db {
             "SELECT channel_type, kind, locale FROM notification_templates WHERE is_builtin = TRUE")
             .fetch_all(pool).await)?;
         for b in BUILTINS {
-            let present = existing
-                .iter()
-                .any(|(c, k, l)| c == b.channel_type && k == b.kind && l.as_deref() == Some(b.locale));
+            let present = existing.iter().any(|(c, k, l)| {
+                c == b.channel_type && k == b.kind && l.as_deref() == Some(b.locale)
+            });
             if present {
                 continue;
             }
@@ -190,7 +196,11 @@ impl Db {
     }
 
     /// Finished deliveries, newest first.
-    pub async fn notification_logs(&self, alert_id: Option<i64>, limit: i64) -> Result<Vec<NotificationRow>, sqlx::Error> {
+    pub async fn notification_logs(
+        &self,
+        alert_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<NotificationRow>, sqlx::Error> {
         let sql = format!(
             "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE status <> 'pending' \
              AND ($1 IS NULL OR alert_id = $1) ORDER BY sent_at DESC, id DESC LIMIT $2"
@@ -200,12 +210,17 @@ impl Db {
 
     /// Outbox rows not yet finished, oldest first (sent again after a restart).
     pub async fn pending_notifications(&self) -> Result<Vec<NotificationRow>, sqlx::Error> {
-        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE status = 'pending' ORDER BY id");
+        let sql = format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE status = 'pending' ORDER BY id"
+        );
         with_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)
     }
 
     /// Approval requests sent for a run, with the platform message id to update.
-    pub async fn sent_approval_cards(&self, run_id: i64) -> Result<Vec<NotificationRow>, sqlx::Error> {
+    pub async fn sent_approval_cards(
+        &self,
+        run_id: i64,
+    ) -> Result<Vec<NotificationRow>, sqlx::Error> {
         let sql = format!(
             "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE run_id = $1 AND kind = 'approval_requested' \
              AND status = 'sent' AND external_id IS NOT NULL ORDER BY id"

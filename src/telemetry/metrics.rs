@@ -131,10 +131,19 @@ impl NotifyMetrics {
     /// Appends the family to an exposition.
     pub fn render(&self, out: &mut String) {
         let c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        family(out, "warden_notifications_sent_total", "counter", "Notifications finished, by channel type and result.");
+        family(
+            out,
+            "warden_notifications_sent_total",
+            "counter",
+            "Notifications finished, by channel type and result.",
+        );
         for ((channel, delivered), n) in c.iter() {
             let result = if *delivered { "ok" } else { "failed" };
-            let _ = writeln!(out, "warden_notifications_sent_total{{channel=\"{}\",result=\"{result}\"}} {n}", escape(channel));
+            let _ = writeln!(
+                out,
+                "warden_notifications_sent_total{{channel=\"{}\",result=\"{result}\"}} {n}",
+                escape(channel)
+            );
         }
     }
 }

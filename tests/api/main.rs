@@ -14,6 +14,7 @@ mod errors;
 mod health;
 mod ingest_reads;
 mod live;
+mod notifications;
 mod settings;
 mod users;
 mod webhooks;

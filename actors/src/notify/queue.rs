@@ -38,10 +38,16 @@ pub enum Next<T> {
 /// How an attempt ended a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finish {
-    Sent { retries: u32 },
-    Failed { retries: u32 },
+    Sent {
+        retries: u32,
+    },
+    Failed {
+        retries: u32,
+    },
     /// Back in the queue until the given time.
-    Retrying { at: DateTime<Utc> },
+    Retrying {
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug)]
@@ -55,7 +61,10 @@ pub struct ChannelQueue<T> {
 impl<T> ChannelQueue<T> {
     /// `limits`: (messages, per seconds) pairs that all apply.
     pub fn new(limits: &[(usize, u64)], policy: RetryPolicy) -> Self {
-        let limiters = limits.iter().map(|(n, secs)| RateLimiter::new(*n, Duration::from_secs(*secs))).collect();
+        let limiters = limits
+            .iter()
+            .map(|(n, secs)| RateLimiter::new(*n, Duration::from_secs(*secs)))
+            .collect();
         ChannelQueue { entries: VecDeque::new(), limiters, policy, in_flight: false }
     }
 
@@ -107,7 +116,13 @@ impl<T> ChannelQueue<T> {
     }
 
     /// Ends the attempt on `entry` with `verdict`; `jitter` is uniform in `[0, 1)`.
-    pub fn finish(&mut self, mut entry: Queued<T>, verdict: Verdict, now: DateTime<Utc>, jitter: f64) -> Finish {
+    pub fn finish(
+        &mut self,
+        mut entry: Queued<T>,
+        verdict: Verdict,
+        now: DateTime<Utc>,
+        jitter: f64,
+    ) -> Finish {
         self.in_flight = false;
         match verdict {
             Verdict::Delivered => Finish::Sent { retries: entry.retries },
@@ -116,7 +131,8 @@ impl<T> ChannelQueue<T> {
                 None => Finish::Failed { retries: entry.retries },
                 Some(delay) => {
                     entry.retries += 1;
-                    let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+                    let at =
+                        now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
                     entry.not_before = at;
                     self.entries.push_front(entry);
                     Finish::Retrying { at }
@@ -170,7 +186,11 @@ mod tests {
         assert_eq!(a.retries, 1);
         assert_eq!(q.finish(a, Verdict::Retry, t(520), 1.0), Finish::Retrying { at: t(1520) });
         let a = take(&mut q, t(1520));
-        assert_eq!(q.finish(a, Verdict::Retry, t(1530), 1.0), Finish::Failed { retries: 2 }, "retries used up");
+        assert_eq!(
+            q.finish(a, Verdict::Retry, t(1530), 1.0),
+            Finish::Failed { retries: 2 },
+            "retries used up"
+        );
         assert_eq!(q.next(t(2000)), Next::Idle);
     }
 

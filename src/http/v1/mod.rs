@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod databases;
 pub mod hosts;
 pub mod logs;
+pub mod notifications;
 pub mod services;
 pub mod settings;
 pub mod users;
@@ -50,6 +51,24 @@ pub fn router() -> Router<AppState> {
             get(alerts::get_rule).put(alerts::update_rule).delete(alerts::delete_rule),
         )
         .route("/api/v1/webhooks/alertmanager", post(webhooks::alertmanager))
+        .route(
+            "/api/v1/notification-channels",
+            get(notifications::list_channels).post(notifications::create_channel),
+        )
+        .route("/api/v1/notification-channels/logs", get(notifications::logs))
+        .route(
+            "/api/v1/notification-channels/{id}",
+            put(notifications::update_channel).delete(notifications::delete_channel),
+        )
+        .route("/api/v1/notification-channels/{id}/test", post(notifications::test_channel))
+        .route(
+            "/api/v1/notification-templates",
+            get(notifications::list_templates).post(notifications::create_template),
+        )
+        .route(
+            "/api/v1/notification-templates/{id}",
+            put(notifications::update_template).delete(notifications::delete_template),
+        )
         .route("/api/v1/demo/alerts/stream", get(super::sse::demo_alerts))
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{id}", get(hosts::get_one))

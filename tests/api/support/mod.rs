@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod peers;
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -38,6 +40,27 @@ macro_rules! backend_tests {
                     if let Some(app) = $crate::support::TestApp::spawn($crate::support::Backend::Postgres).await {
                         super::$name(app).await;
                     }
+                }
+            }
+        )*
+    };
+}
+
+/// Like `backend_tests!`, for tests that start their own app (after their peers) with
+/// [`TestApp::spawn_with`]: each test gets the backend to use.
+#[macro_export]
+macro_rules! backend_cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::support::Backend::Postgres).await;
                 }
             }
         )*
