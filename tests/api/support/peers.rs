@@ -371,7 +371,8 @@ fn dingtalk(st: &PeerState, req: &Req<'_>) -> Outcome {
         return refuse(json!({"errcode": 300005, "errmsg": "token is not exist"}));
     }
     if let Some(secret) = st.dingtalk_secrets.get(token) {
-        let now = chrono::Utc::now().timestamp_millis();
+        let now =
+            warden_actors::clock::Clock::now(&warden_actors::clock::SystemClock).timestamp_millis();
         let ts = req.query.get("timestamp");
         let fresh =
             ts.and_then(|t| t.parse::<i64>().ok()).is_some_and(|t| (now - t).abs() <= 3_600_000);
@@ -404,7 +405,7 @@ fn feishu_bot(st: &PeerState, hook: &str, req: &Req<'_>) -> Outcome {
         return refuse(json!({"code": 9499, "msg": "Bad Request", "data": {}}));
     }
     if let Some(secret) = st.feishu_secrets.get(hook) {
-        let now = chrono::Utc::now().timestamp();
+        let now = warden_actors::clock::Clock::now(&warden_actors::clock::SystemClock).timestamp();
         let ts = str_at(b, "/timestamp");
         let fresh = ts.and_then(|t| t.parse::<i64>().ok()).is_some_and(|t| (now - t).abs() <= 3600);
         let signed =
