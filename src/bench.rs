@@ -2,11 +2,12 @@
 //! and WebSocket API and prints throughput, latency percentiles and the server's memory.
 //!
 //! It logs in as an admin (registering one on a fresh server), creates an agent token,
-//! registers simulated hosts and runs one of six modes: `metrics` and `heartbeats` flood
+//! registers simulated hosts and runs one of seven modes: `metrics` and `heartbeats` flood
 //! one endpoint (`metrics` optionally with `--rules` alert rules judging every sample),
 //! `mixed` replays a realistic agent schedule, `offline` measures how long the server takes
 //! to report silent hosts as offline, `hosts` measures the memory cost of many registered
-//! hosts, and `alerts` times a breaching report's way to the live alert stream. The figures
+//! hosts, `alerts` times a breaching report's way to the live alert stream, and `notify`
+//! times an alert's way from that stream to webhook receivers the bench runs. The figures
 //! describe the pair, not the server alone: when both run on one machine the bench takes CPU
 //! the server would otherwise have.
 
@@ -30,6 +31,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use warden_actors::clock::{Clock, SystemClock};
+
+mod notify;
 
 /// Requests finishing this early are not counted: connections and caches are still cold.
 const WARM_UP: Duration = Duration::from_secs(2);
@@ -74,6 +77,9 @@ pub enum Mode {
     Hosts,
     /// Time from a breaching report's 201 to its alert on the live stream
     Alerts,
+    /// Time from an alert's `alert` event on the live stream to 5 webhook receivers
+    /// getting its notification, and the dispatcher's message rate
+    Notify,
 }
 
 impl fmt::Display for Mode {
@@ -85,6 +91,7 @@ impl fmt::Display for Mode {
             Mode::Offline => "offline",
             Mode::Hosts => "hosts",
             Mode::Alerts => "alerts",
+            Mode::Notify => "notify",
         })
     }
 }
@@ -95,7 +102,8 @@ pub struct BenchArgs {
     /// Base URL of the server (plain HTTP)
     #[arg(long, default_value = "http://127.0.0.1:8001")]
     pub url: String,
-    /// Simulated hosts (at most 20 are used in offline mode, 50 in alerts mode)
+    /// Simulated hosts (at most 20 are used in offline mode, 50 in alerts mode); in notify
+    /// mode as many alerts are in flight at once
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub agents: u32,
     /// Concurrent in-flight requests, one worker task each
@@ -126,6 +134,9 @@ pub struct BenchArgs {
     /// and deleted afterwards, so every sample is judged by that many more rules
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=MAX_RULES))]
     pub rules: u32,
+    /// notify: alerts to fire (each host breaches again once its alert is back)
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub alerts: u32,
     /// Admin account used (and registered if the server has none)
     #[arg(long, default_value = "bench-admin@example.com")]
     pub admin_email: String,
@@ -193,6 +204,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Mode::Alerts => {
             let hosts = agents.min(ALERTS_MAX_HOSTS);
             run_alerts(&ctx, &tokens.admin, &run_id, hosts, connections, args.duration).await?;
+        }
+        Mode::Notify => {
+            let alerts = to_usize(args.alerts);
+            notify::run(&ctx, &tokens.admin, &run_id, agents, connections, alerts).await?;
         }
     }
     println!("{}", server.rss_line());
@@ -488,9 +503,20 @@ async fn create_rules(
 
 /// Deletes every rule of `ids` (one already gone counts as deleted); errors name them all.
 async fn delete_rules(api: &Api, admin: &str, ids: &[i64]) -> anyhow::Result<()> {
+    delete_all(api, admin, RULES_PATH, "alert rule", ids).await
+}
+
+/// Deletes `{collection}/{id}` for every id; errors name them all.
+async fn delete_all(
+    api: &Api,
+    admin: &str,
+    collection: &str,
+    what: &str,
+    ids: &[i64],
+) -> anyhow::Result<()> {
     let mut failed = Vec::new();
     for &id in ids {
-        let path = format!("{RULES_PATH}/{id}");
+        let path = format!("{collection}/{id}");
         match api.call(Method::DELETE, &path, admin, None).await {
             Ok(reply) if matches!(reply.status, StatusCode::NO_CONTENT | StatusCode::NOT_FOUND) => {
             }
@@ -503,7 +529,7 @@ async fn delete_rules(api: &Api, admin: &str, ids: &[i64]) -> anyhow::Result<()>
     }
     let total = failed.len();
     failed.truncate(MAX_ERROR_SAMPLES);
-    bail!("could not delete {total} alert rule(s): {}", failed.join(", "))
+    bail!("could not delete {total} {what}(s): {}", failed.join(", "))
 }
 
 /// Deletes the run's rules whatever `outcome` is; a deletion failure after a failed run is
@@ -515,11 +541,17 @@ async fn finish_with_rules(
     outcome: anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let deleted = delete_rules(api, admin, ids).await;
-    match (outcome, deleted) {
-        (Ok(()), deleted) => deleted,
-        (Err(err), deleted) => {
-            if let Err(delete_err) = deleted {
-                eprintln!("warden bench: {delete_err:#}");
+    after_cleanup(outcome, deleted)
+}
+
+/// The run's outcome after its cleanup: the run's own error wins, a cleanup error after it
+/// is printed.
+fn after_cleanup(outcome: anyhow::Result<()>, cleanup: anyhow::Result<()>) -> anyhow::Result<()> {
+    match (outcome, cleanup) {
+        (Ok(()), cleanup) => cleanup,
+        (Err(err), cleanup) => {
+            if let Err(cleanup_err) = cleanup {
+                eprintln!("warden bench: {cleanup_err:#}");
             }
             Err(err)
         }
@@ -1418,10 +1450,10 @@ struct AlertStream {
 
 impl AlertStream {
     /// Connects and waits for the `connected` event: alerts fired before it are not sent.
+    /// `route` gets every event with the instant its chunk arrived.
     async fn open(
         base: &str,
-        rule: i64,
-        hosts: HashMap<i64, mpsc::UnboundedSender<Instant>>,
+        mut route: impl FnMut(&str, &str, Instant) + Send + 'static,
     ) -> anyhow::Result<Self> {
         let url = format!("{base}{ALERT_STREAM_PATH}");
         // Not the shared client: its 30 s timeout covers reading the whole (endless) body.
@@ -1449,15 +1481,15 @@ impl AlertStream {
             let at = Instant::now();
             for (event, data) in parser.feed(&chunk) {
                 connected |= event == "connected";
-                route_alert(&hosts, &event, &data, rule, at);
+                route(&event, &data, at);
             }
         }
         let reader = tokio::spawn(async move {
-            // Ends on error or end of stream; dropping `hosts` then tells every host task.
+            // Ends on error or end of stream; dropping `route` then tells every host task.
             while let Ok(Some(chunk)) = response.chunk().await {
                 let at = Instant::now();
                 for (event, data) in parser.feed(&chunk) {
-                    route_alert(&hosts, &event, &data, rule, at);
+                    route(&event, &data, at);
                 }
             }
         });
@@ -1576,7 +1608,10 @@ async fn measure_alerts(
         senders.insert(host.id, sender);
         receivers.push((host.id, receiver));
     }
-    let _stream = AlertStream::open(&ctx.api.base, rule, senders).await?;
+    let _stream = AlertStream::open(&ctx.api.base, move |event: &str, data: &str, at| {
+        route_alert(&senders, event, data, rule, at)
+    })
+    .await?;
     let window = Window::after_warm_up(Duration::from_secs(duration));
     let handles: Vec<_> = receivers
         .into_iter()
@@ -1599,38 +1634,64 @@ async fn alert_worker(
     window: Window,
 ) -> AlertTally {
     let mut tally = AlertTally::default();
-    let breach = json!({"host_id": host, "cpu_percent": BREACH_CPU});
-    let calm = json!({"host_id": host, "cpu_percent": CALM_CPU});
-    let path = Kind::Metrics.path();
     while Instant::now() < window.end {
-        // An alert that arrived after its wait gave up must not be taken for the next one.
-        while alerts.try_recv().is_ok() {}
-        if let Err(message) = ctx.api.post(path, &ctx.agent, &breach).await {
-            tally.note_error(format!("breach: {message}"));
-            tokio::time::sleep(ERROR_PAUSE).await;
-            continue;
-        }
-        let committed = Instant::now();
-        let counted = window.contains(committed);
-        match tokio::time::timeout(ALERT_WAIT, alerts.recv()).await {
-            // Saturating: the alert may be on the stream before the 201 is read.
-            Ok(Some(at)) if counted => {
+        match breach_cycle(&ctx, host, &mut alerts).await {
+            Cycle::Fired { committed, at } if window.contains(committed) => {
+                // Saturating: the alert may be on the stream before the 201 is read.
                 tally.latencies.push(micros(at.saturating_duration_since(committed)));
             }
-            Ok(Some(_)) => {}
-            Ok(None) => {
+            Cycle::Missed { committed } if window.contains(committed) => tally.missed += 1,
+            Cycle::Fired { .. } | Cycle::Missed { .. } => {}
+            Cycle::Failed(message) => tally.note_error(message),
+            Cycle::Closed => {
                 tally.note_error("the alert stream closed".to_owned());
                 break;
             }
-            Err(_) if counted => tally.missed += 1,
-            Err(_) => {}
         }
-        if let Err(message) = ctx.api.post(path, &ctx.agent, &calm).await {
-            tally.note_error(format!("resolve: {message}"));
-        }
-        tokio::time::sleep(RESOLVE_PAUSE).await;
     }
     tally
+}
+
+/// What one breach of a host led to.
+enum Cycle {
+    /// The breach committed at `committed` and its alert reached the stream at `at`.
+    Fired { committed: Instant, at: Instant },
+    /// No alert within `ALERT_WAIT`.
+    Missed { committed: Instant },
+    /// A report failed; the message says why.
+    Failed(String),
+    /// The alert stream ended.
+    Closed,
+}
+
+/// Breaches `host`'s CPU rule, waits for the alert on the stream, resolves it and pauses so
+/// the rule has seen the resolve before the next breach.
+async fn breach_cycle(
+    ctx: &Ctx,
+    host: i64,
+    alerts: &mut mpsc::UnboundedReceiver<Instant>,
+) -> Cycle {
+    let path = Kind::Metrics.path();
+    // An alert that arrived after its wait gave up must not be taken for this one.
+    while alerts.try_recv().is_ok() {}
+    let breach = json!({"host_id": host, "cpu_percent": BREACH_CPU});
+    if let Err(message) = ctx.api.post(path, &ctx.agent, &breach).await {
+        tokio::time::sleep(ERROR_PAUSE).await;
+        return Cycle::Failed(format!("breach: {message}"));
+    }
+    let committed = Instant::now();
+    let cycle = match tokio::time::timeout(ALERT_WAIT, alerts.recv()).await {
+        Ok(Some(at)) => Cycle::Fired { committed, at },
+        Ok(None) => return Cycle::Closed,
+        Err(_) => Cycle::Missed { committed },
+    };
+    let calm = json!({"host_id": host, "cpu_percent": CALM_CPU});
+    let cycle = match ctx.api.post(path, &ctx.agent, &calm).await {
+        Ok(_) => cycle,
+        Err(message) => Cycle::Failed(format!("resolve: {message}")),
+    };
+    tokio::time::sleep(RESOLVE_PAUSE).await;
+    cycle
 }
 
 // ---------------------------------------------------------------------------------------
