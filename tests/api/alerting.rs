@@ -16,6 +16,7 @@ crate::backend_tests!(
     a_restart_neither_duplicates_nor_loses_open_alerts,
     disabling_a_rule_resolves_its_alerts,
     the_demo_stream_sends_fired_alerts,
+    a_calm_report_right_behind_a_breach_resolves_it,
 );
 
 async fn setup(app: &TestApp) -> (String, String, i64) {
@@ -403,4 +404,27 @@ async fn the_demo_stream_sends_fired_alerts(app: TestApp) {
         }
     }
     assert!(seen.contains("\"title\":\"demo: cpu_percent = 90"), "{seen}");
+}
+
+/// The supervisor filters quiet samples of targets that are `Ok`; a calm report sent right
+/// behind a breach (before the rule actor judged it) must still reach the actor.
+async fn a_calm_report_right_behind_a_breach_resolves_it(app: TestApp) {
+    let (admin, agent, host) = setup(&app).await;
+    let rule = create_rule(
+        &app,
+        &admin,
+        json!({"name": "Quick", "metric": "cpu_percent", "operator": ">", "threshold": 90,
+               "duration_seconds": 0, "cooldown_seconds": 0}),
+    )
+    .await;
+    for _ in 0..10 {
+        report(&app, &agent, host, 95.0).await;
+        report(&app, &agent, host, 10.0).await;
+    }
+    wait_until("every alert of the rule is resolved", || async {
+        let all = alerts(&app, &admin, "").await;
+        let mine: Vec<&Value> = all.iter().filter(|a| a["rule_id"] == rule).collect();
+        !mine.is_empty() && mine.iter().all(|a| a["status"] == "resolved")
+    })
+    .await;
 }

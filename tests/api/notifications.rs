@@ -442,6 +442,7 @@ async fn the_outbox_survives_a_restart_without_loss_or_duplicates(backend: Backe
     peer.fail_next("/hook/down", 1000, Failure::Status(503));
     let (agent, host) = alerting(&app, &admin, &[ok, down]).await;
     report(&app, &agent, host, 95.0).await;
+    peer.wait_accepted("webhook", 1, WAIT).await;
     report(&app, &agent, host, 10.0).await;
     peer.wait_accepted("webhook", 2, WAIT).await;
     wait_until("the down channel was tried", || async {

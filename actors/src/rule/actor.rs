@@ -2,7 +2,7 @@
 //! only verdicts that can change something (a breach, or news about a target that is
 //! not `Ok`), so quiet metrics cost the rule nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -17,7 +17,25 @@ use crate::model::{AlertEvent, AlertEventKind, LiveEvent};
 use crate::ports::{AlertStore, NewAlert};
 
 /// Targets of a rule that are not `Ok`; shared with the supervisor's fan-out.
-pub type ActiveTargets = Arc<RwLock<HashSet<TargetKey>>>;
+pub type ActiveTargets = Arc<RwLock<HashMap<TargetKey, Activity>>>;
+
+/// Why a target's quiet samples must still reach its rule actor: the target is not `Ok`,
+/// or breaches forwarded by the supervisor are still queued for the actor (a quiet sample
+/// right behind a breach must not be filtered out before the breach is judged).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Activity {
+    pub in_flight: u32,
+    pub live: bool,
+}
+
+/// Records the actor's view of `key`; drops the entry once nothing keeps it relevant.
+fn set_live(active: &mut HashMap<TargetKey, Activity>, key: TargetKey, live: bool) {
+    let entry = active.entry(key).or_default();
+    entry.live = live;
+    if !entry.live && entry.in_flight == 0 {
+        active.remove(&key);
+    }
+}
 
 /// Messages of a rule actor.
 pub enum RuleMsg {
@@ -158,14 +176,7 @@ impl RuleActor {
         let phase = st.targets.get(target).map(|t| t.phase);
         let Ok(key) = target.parse::<TargetKey>() else { return };
         let mut active = st.args.active.write().expect("active targets lock is never poisoned");
-        match phase {
-            Some(TargetPhase::Ok) | None => {
-                active.remove(&key);
-            }
-            Some(_) => {
-                active.insert(key);
-            }
-        }
+        set_live(&mut active, key, !matches!(phase, Some(TargetPhase::Ok) | None));
     }
 }
 
@@ -198,7 +209,7 @@ impl Actor for RuleActor {
                 st.alert_ids.insert(a.target.clone(), a.id);
                 st.last_match.insert(a.target.clone(), a.fired_at);
                 if let Ok(key) = a.target.parse::<TargetKey>() {
-                    active.insert(key);
+                    set_live(&mut active, key, true);
                 }
             }
         }
@@ -224,6 +235,11 @@ impl Actor for RuleActor {
                     let target = v.target.clone();
                     if v.breached {
                         st.last_match.insert(target.clone(), now);
+                        let mut active =
+                            st.args.active.write().expect("active targets lock is never poisoned");
+                        if let Some(entry) = active.get_mut(&v.key) {
+                            entry.in_flight = entry.in_flight.saturating_sub(1);
+                        }
                     }
                     let (breached, value) = (v.breached, v.value);
                     st.last.insert(target.clone(), v);

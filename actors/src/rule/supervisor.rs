@@ -2,7 +2,7 @@
 //! ones, and fans observations out to them: a verdict reaches a rule actor only when it
 //! can change something (a breach, or a target that is not `Ok`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -91,7 +91,7 @@ impl RuleSupervisor {
             let _ = entry.actor.cast(RuleMsg::ApplyConfig(config));
             return Ok(());
         }
-        let active: ActiveTargets = Arc::new(RwLock::new(HashSet::new()));
+        let active: ActiveTargets = Arc::new(RwLock::new(HashMap::new()));
         let actor = Self::spawn_child(myself, st, Arc::clone(&config), Arc::clone(&active)).await?;
         st.rules.insert(config.id, RuleEntry { actor, config, active });
         Ok(())
@@ -105,8 +105,17 @@ impl RuleSupervisor {
             }
             let relevant = {
                 let active = entry.active.read().expect("active targets lock is never poisoned");
-                c.judge(obs, &st.args.registry, |key, breached| breached || active.contains(&key))
+                c.judge(obs, &st.args.registry, |key, breached| {
+                    breached || active.contains_key(&key)
+                })
             };
+            if relevant.iter().any(|v| v.breached) {
+                let mut active =
+                    entry.active.write().expect("active targets lock is never poisoned");
+                for v in relevant.iter().filter(|v| v.breached) {
+                    active.entry(v.key).or_default().in_flight += 1;
+                }
+            }
             if !relevant.is_empty() {
                 let _ = entry.actor.cast(RuleMsg::Judge(relevant));
             }
