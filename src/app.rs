@@ -7,12 +7,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use ractor::{Actor, ActorRef};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use warden_actors::clock::{Clock, SystemClock};
 use warden_actors::deps::RuntimePorts;
 use warden_actors::login_limit::LoginLimitPolicy;
 use warden_actors::ports::BusEvent;
+use warden_actors::remediation::actor::RunDeps;
+use warden_actors::remediation::supervisor::{
+    RemediationArgs, RemediationMsg, RemediationSupervisor,
+};
 use warden_actors::root::Runtime;
 use warden_actors::settings::RuntimeSettings;
 
@@ -125,6 +130,20 @@ impl App {
             },
             notices,
         );
+        let agent_commands = Arc::new(crate::remediation::AgentCommands::default());
+        let remediation = start_remediation(
+            RunDeps {
+                store: Arc::new(crate::storage::remediation::DbRemediationStore(db.clone())),
+                runner: Arc::new(crate::remediation::ShellRunner {
+                    registry: Arc::clone(&runtime.registry),
+                    agent: Arc::clone(&agent_commands),
+                }),
+                clock: Arc::clone(&clock),
+                events: runtime.events.clone(),
+            },
+            settings.subscribe(),
+        )
+        .await?;
         tracing::info!(hosts = h, services = s, rules = r, "actors started");
 
         let listener = TcpListener::bind(config.listen_addr())
@@ -153,6 +172,8 @@ impl App {
             runtime: Arc::new(runtime),
             writer,
             notifier,
+            remediation,
+            agent_commands,
         });
         Ok(App { listener, state, stack, grace, writer_task, notifier_task })
     }
@@ -197,7 +218,12 @@ impl App {
         bus_task.abort();
         settings_task.abort();
         retention_task.abort();
-        // Everything acknowledged is committed already; flush what actors queued.
+        // Everything acknowledged is committed already; flush what actors queued. A run
+        // stopped mid-way is found on the next start and marked interrupted.
+        let _ = state
+            .remediation
+            .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
+            .await;
         state.runtime.stop().await;
         state.notifier.stop().await;
         drop(notifier_task);
@@ -208,6 +234,26 @@ impl App {
         tracing::info!("warden stopped");
         Ok(())
     }
+}
+
+/// Starts the remediation supervisor and lets it recover the runs the last process left.
+async fn start_remediation(
+    deps: RunDeps,
+    settings: watch::Receiver<RuntimeSettings>,
+) -> anyhow::Result<ActorRef<RemediationMsg>> {
+    let (actor, _) = Actor::spawn(None, RemediationSupervisor, RemediationArgs { deps, settings })
+        .await
+        .context("could not start the remediation supervisor")?;
+    let recovered = actor
+        .call(RemediationMsg::Recover, Some(Duration::from_secs(60)))
+        .await
+        .context("the remediation supervisor did not answer")?;
+    if let ractor::rpc::CallResult::Success(n) = recovered {
+        if n > 0 {
+            tracing::info!(runs = n, "remediation runs recovered");
+        }
+    }
+    Ok(actor)
 }
 
 /// Applies events from other nodes (and this one) to the local caches and settings.

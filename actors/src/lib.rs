@@ -33,6 +33,7 @@ pub mod model;
 pub mod notify;
 pub mod ports;
 pub mod registry;
+pub mod remediation;
 pub mod role;
 pub mod root;
 pub mod rule;

@@ -17,6 +17,8 @@ pub enum SettingType {
     Bool,
     /// One of a fixed list of words.
     Choice(&'static [&'static str]),
+    /// Phrases, given as a JSON array or a comma-separated string; stored comma-separated.
+    List,
 }
 
 /// One known setting.
@@ -72,7 +74,53 @@ pub const CATALOG: &[SettingSpec] = &[
         description: "通知默认模板的语言(zh-CN 或 en)",
         kind: SettingType::Choice(LOCALES),
     },
+    SettingSpec {
+        key: "auto_remediation",
+        default: "false",
+        description: "告警触发时自动执行匹配的 Runbook(仍受风险级别、配额与审批约束)",
+        kind: SettingType::Bool,
+    },
+    SettingSpec {
+        key: "remediation_executor",
+        default: "dry_run",
+        description:
+            "修复命令的执行方式:dry_run(只记录不执行)、local(本机进程)、agent(经目标主机 Agent)",
+        kind: SettingType::Choice(EXECUTORS),
+    },
+    SettingSpec {
+        key: "remediation_approval_timeout",
+        default: "3600",
+        description: "待审批修复的审批期限(秒),过期后标记为 expired",
+        kind: SettingType::Int { min: 1, max: 604_800 },
+    },
+    SettingSpec {
+        key: "hourly_quota",
+        default: "10",
+        description: "全局每小时自动执行修复的上限,超过后改为需要审批",
+        kind: SettingType::Int { min: 0, max: 100_000 },
+    },
+    SettingSpec {
+        key: "remediation_max_per_host_hour",
+        default: "3",
+        description: "单台主机每小时自动执行修复的上限,超过后改为需要审批",
+        kind: SettingType::Int { min: 0, max: 10_000 },
+    },
+    SettingSpec {
+        key: "remediation_circuit_breaker",
+        default: "3",
+        description: "同一主机连续失败多少次后暂停自动修复(改为需要审批)",
+        kind: SettingType::Int { min: 1, max: 1000 },
+    },
+    SettingSpec {
+        key: "forbidden_verbs",
+        default: "rm -rf,drop table",
+        description: "禁止出现在修复命令中的短语,逗号分隔(大小写不敏感)",
+        kind: SettingType::List,
+    },
 ];
+
+/// How remediation commands are executed.
+pub const EXECUTORS: &[&str] = &["dry_run", "local", "agent"];
 
 /// The languages of the built-in notification templates.
 pub const LOCALES: &[&str] = &["zh-CN", "en"];
@@ -123,6 +171,22 @@ impl SettingSpec {
                     .map(|w| (*w).to_string())
                     .ok_or_else(|| format!("value must be one of: {}", words.join(", ")))
             }
+            SettingType::List => {
+                let items: Vec<String> = match value {
+                    Value::String(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|i| i.as_str().map(|t| t.trim().to_string()))
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| "value must be a list of strings".to_string())?,
+                    _ => return Err("value must be a list of strings".into()),
+                };
+                let items: Vec<String> = items.into_iter().filter(|i| !i.is_empty()).collect();
+                if items.iter().any(|i| i.contains(',')) {
+                    return Err("list items must not contain commas".into());
+                }
+                Ok(items.join(","))
+            }
         }
     }
 }
@@ -166,6 +230,14 @@ pub struct RuntimeSettings {
     pub server_side_checks: bool,
     /// Language of the built-in notification templates (`zh-CN` or `en`).
     pub locale: String,
+    pub auto_remediation: bool,
+    /// `dry_run`, `local` or `agent`.
+    pub remediation_executor: String,
+    pub remediation_approval_timeout_secs: u64,
+    pub hourly_quota: u32,
+    pub remediation_max_per_host_hour: u32,
+    pub remediation_circuit_breaker: u32,
+    pub forbidden_verbs: Vec<String>,
 }
 
 impl Default for RuntimeSettings {
@@ -195,6 +267,17 @@ impl RuntimeSettings {
             registration_enabled: get("registration_enabled") == "true",
             server_side_checks: get("server_side_checks") == "true",
             locale: get("locale"),
+            auto_remediation: get("auto_remediation") == "true",
+            remediation_executor: get("remediation_executor"),
+            remediation_approval_timeout_secs: int("remediation_approval_timeout") as u64,
+            hourly_quota: int("hourly_quota") as u32,
+            remediation_max_per_host_hour: int("remediation_max_per_host_hour") as u32,
+            remediation_circuit_breaker: int("remediation_circuit_breaker") as u32,
+            forbidden_verbs: get("forbidden_verbs")
+                .split(',')
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+                .collect(),
         }
     }
 }
@@ -269,6 +352,22 @@ mod tests {
         assert_eq!(s.metrics_retention_days, 90);
         assert!(s.registration_enabled);
         assert_eq!(s.locale, "zh-CN");
+    }
+
+    #[test]
+    fn lists_take_arrays_or_commas_and_drop_blanks() {
+        let spec = spec("forbidden_verbs").unwrap();
+        assert_eq!(
+            spec.canonicalize(&json!(["rm -rf", " DROP TABLE ", ""])).unwrap(),
+            "rm -rf,DROP TABLE"
+        );
+        assert_eq!(spec.canonicalize(&json!("a, b,,c")).unwrap(), "a,b,c");
+        assert!(spec.canonicalize(&json!([1])).is_err());
+        assert!(spec.canonicalize(&json!(["a,b"])).is_err());
+        let view = RuntimeSettings::default();
+        assert_eq!(view.forbidden_verbs, ["rm -rf", "drop table"]);
+        assert_eq!(view.remediation_executor, "dry_run");
+        assert!(!view.auto_remediation);
     }
 
     #[test]

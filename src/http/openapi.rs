@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use super::bot::health;
 use super::v1::{
     agent, agent_tokens, alerts, audit, auth, dashboard, databases, hosts, logs, notifications,
-    services, settings, users, webhooks,
+    remediations, services, settings, users, webhooks,
 };
 
 struct BearerAuth;
@@ -45,6 +45,10 @@ impl Modify for BearerAuth {
         notifications::delete_channel, notifications::test_channel, notifications::logs,
         notifications::list_templates, notifications::create_template, notifications::update_template,
         notifications::delete_template,
+        remediations::trigger, remediations::list, remediations::stats, remediations::get_one,
+        remediations::approve, remediations::reject, remediations::list_all_runbooks,
+        remediations::list_runbooks, remediations::create_runbook, remediations::update_runbook,
+        remediations::delete_runbook,
         super::ws::dashboard, super::ws::logs, super::ws::agent,
         health::healthz, health::metrics, health::status,
     )

@@ -46,6 +46,10 @@ pub struct Shared {
     pub writer: Writer,
     /// The notification dispatcher's handle.
     pub notifier: crate::notify::dispatcher::Notifier,
+    /// Creates remediation runs and routes approvals to their actors.
+    pub remediation: ractor::ActorRef<warden_actors::remediation::supervisor::RemediationMsg>,
+    /// Commands sent to agents, waiting for their `command_result`.
+    pub agent_commands: Arc<crate::remediation::AgentCommands>,
 }
 
 impl AppState {

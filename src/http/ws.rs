@@ -4,6 +4,7 @@
 //! gets the socket closed with code 1008 and a reason.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -218,13 +219,20 @@ pub async fn agent(
             Err(e) => return close(socket, e.message).await,
         };
         match owned_host(&state, auth, host_id) {
-            Ok(entry) => agent_loop(entry.actor, socket, host_id).await,
+            Ok(entry) => {
+                agent_loop(entry.actor, socket, host_id, Arc::clone(&state.agent_commands)).await
+            }
             Err(e) => close(socket, e.message).await,
         }
     }))
 }
 
-async fn agent_loop(actor: ractor::ActorRef<HostMsg>, mut socket: WebSocket, host_id: i64) {
+async fn agent_loop(
+    actor: ractor::ActorRef<HostMsg>,
+    mut socket: WebSocket,
+    host_id: i64,
+    commands: Arc<crate::remediation::AgentCommands>,
+) {
     let connection = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     if actor.cast(HostMsg::AgentConnected { connection, sender: tx }).is_err() {
@@ -250,9 +258,12 @@ async fn agent_loop(actor: ractor::ActorRef<HostMsg>, mut socket: WebSocket, hos
                                 break;
                             }
                         }
-                        // Command output and results are for the remediation executor,
-                        // which subscribes to them when it exists.
-                        Some(kind) => tracing::debug!(host_id, kind, "agent message"),
+                        // Output and results of commands the remediation executor sent.
+                        Some(kind) => {
+                            if !commands.deliver(host_id, &v) {
+                                tracing::debug!(host_id, kind, "unsolicited agent message");
+                            }
+                        }
                         None => tracing::debug!(host_id, "ignoring a non-JSON agent message"),
                     }
                 }

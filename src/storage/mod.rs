@@ -13,6 +13,7 @@ pub mod databases;
 pub mod hosts;
 pub mod logs;
 pub mod notifications;
+pub mod remediation;
 pub mod services;
 pub mod settings;
 pub mod users;

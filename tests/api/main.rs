@@ -15,6 +15,7 @@ mod health;
 mod ingest_reads;
 mod live;
 mod notifications;
+mod remediation;
 mod settings;
 mod users;
 mod webhooks;

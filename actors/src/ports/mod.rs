@@ -5,10 +5,12 @@ pub mod alerts;
 pub mod bus;
 pub mod cache;
 pub mod probe;
+pub mod remediation;
 pub mod store;
 
 pub use alerts::{AlertStore, NewAlert, OpenAlert};
 pub use bus::{BusEvent, EventBus};
 pub use cache::{Cache, CacheError};
 pub use probe::{ProbeResult, Prober};
+pub use remediation::{CommandOutcome, CommandRunner, RemediationStore};
 pub use store::{ActorStore, StoreError};

@@ -10,6 +10,7 @@ pub mod databases;
 pub mod hosts;
 pub mod logs;
 pub mod notifications;
+pub mod remediations;
 pub mod services;
 pub mod settings;
 pub mod users;
@@ -45,6 +46,29 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/{id}", get(alerts::get_one))
         .route("/api/v1/alerts/{id}/ack", post(alerts::ack))
+        .route("/api/v1/alerts/{id}/remediate", post(remediations::trigger))
+        .route("/api/v1/remediations", get(remediations::list))
+        .route("/api/v1/remediations/stats", get(remediations::stats))
+        .route("/api/v1/remediations/{id}", get(remediations::get_one))
+        .route("/api/v1/remediations/{id}/approve", post(remediations::approve))
+        .route("/api/v1/remediations/{id}/reject", post(remediations::reject))
+        .route("/api/v1/runbooks", get(remediations::list_all_runbooks))
+        .route(
+            "/api/v1/runbooks/custom",
+            get(remediations::list_runbooks).post(remediations::create_runbook),
+        )
+        .route(
+            "/api/v1/runbooks/custom/{id}",
+            put(remediations::update_runbook).delete(remediations::delete_runbook),
+        )
+        .route(
+            "/api/v1/custom-runbooks",
+            get(remediations::list_runbooks).post(remediations::create_runbook),
+        )
+        .route(
+            "/api/v1/custom-runbooks/{id}",
+            put(remediations::update_runbook).delete(remediations::delete_runbook),
+        )
         .route("/api/v1/alert-rules", get(alerts::list_rules).post(alerts::create_rule))
         .route(
             "/api/v1/alert-rules/{id}",
