@@ -1503,13 +1503,7 @@ impl Drop for AlertStream {
     }
 }
 
-fn route_alert(
-    hosts: &HashMap<i64, mpsc::UnboundedSender<Instant>>,
-    event: &str,
-    data: &str,
-    rule: i64,
-    at: Instant,
-) {
+fn route_alert(hosts: &AlertSenders, event: &str, data: &str, rule: i64, at: Instant) {
     if let Some(sender) = alert_host(event, data, rule).and_then(|host| hosts.get(&host)) {
         // A host task that has finished no longer listens; nothing to do then.
         sender.send(at).ok();
@@ -1601,13 +1595,7 @@ async fn measure_alerts(
     duration: u64,
 ) -> anyhow::Result<()> {
     let hosts = register_for_load(ctx, run_id, count, connections).await?;
-    let mut senders = HashMap::with_capacity(hosts.len());
-    let mut receivers = Vec::with_capacity(hosts.len());
-    for host in &hosts {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        senders.insert(host.id, sender);
-        receivers.push((host.id, receiver));
-    }
+    let (senders, receivers) = alert_channels(&hosts);
     let _stream = AlertStream::open(&ctx.api.base, move |event: &str, data: &str, at| {
         route_alert(&senders, event, data, rule, at)
     })
@@ -1623,6 +1611,21 @@ async fn measure_alerts(
     }
     print!("{}", tally.report());
     Ok(())
+}
+
+/// Alert instants are routed to per-host channels.
+type AlertSenders = HashMap<i64, mpsc::UnboundedSender<Instant>>;
+type AlertReceivers = Vec<(i64, mpsc::UnboundedReceiver<Instant>)>;
+
+/// One channel per host, for the stream reader to pass each host its alerts.
+fn alert_channels(hosts: &[Host]) -> (AlertSenders, AlertReceivers) {
+    hosts
+        .iter()
+        .map(|host| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            ((host.id, sender), (host.id, receiver))
+        })
+        .unzip()
 }
 
 /// One host: breach, wait for its alert, resolve, pause, until the window ends. Breaches

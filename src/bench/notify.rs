@@ -20,9 +20,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{
-    after_cleanup, breach_cycle, create_rules, delete_all, fire_rule_body, fmt_latency, micros,
-    percentile, register_for_load, route_alert, AlertStream, Ctx, Cycle, MAX_ERROR_SAMPLES,
-    RULES_PATH,
+    after_cleanup, alert_channels, breach_cycle, create_rules, delete_all, fire_rule_body,
+    fmt_latency, micros, percentile, register_for_load, route_alert, AlertStream, Ctx, Cycle,
+    MAX_ERROR_SAMPLES, RULES_PATH,
 };
 
 const CHANNELS: usize = 5;
@@ -143,13 +143,7 @@ async fn measure(
     alerts: usize,
 ) -> anyhow::Result<()> {
     let hosts = register_for_load(ctx, run_id, count, connections).await?;
-    let mut senders = HashMap::with_capacity(hosts.len());
-    let mut receivers = Vec::with_capacity(hosts.len());
-    for host in &hosts {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        senders.insert(host.id, sender);
-        receivers.push((host.id, receiver));
-    }
+    let (senders, receivers) = alert_channels(&hosts);
     let stream_seen = Arc::clone(seen);
     let _stream = AlertStream::open(&ctx.api.base, move |event: &str, data: &str, at| {
         if let Some(alert) = fired_alert(event, data, rule) {
