@@ -36,11 +36,18 @@ const MAX_WORK_CHARS: usize = 4 * 1024 * 1024;
 const MAX_SEGMENT_CHARS: usize = 240;
 /// Longest `$(…)` whose output the guard tries to predict (`$(which rm)`, `$(echo /)`).
 const MAX_STATIC_SUBSTITUTION: usize = 256;
+/// Words of predicted `xargs` input kept (`echo / | xargs rm -rf`).
+const MAX_FEED: usize = 32;
+/// Work charged for each nested piece of code on top of its length, so that many tiny
+/// pieces also exhaust the budget.
+const WORK_PER_PIECE: usize = 64;
 /// Brace-expansion alternatives considered per argument (`/{etc,usr}`).
 const MAX_BRACE_ALTERNATIVES: usize = 32;
 /// Function bodies examined for fork bombs, and the characters read from each.
 const MAX_FUNCTIONS: usize = 64;
 const MAX_FUNCTION_BODY: usize = 4096;
+/// String literals of interpreter code judged as shell commands.
+const MAX_LITERALS: usize = 64;
 /// Stands for the value of a variable the command assigns from something the guard
 /// cannot evaluate (e.g. `X=$(mktemp -d)`): known to be set, value unknown.
 const UNKNOWN_VALUE: &str = "\u{fffd}";
@@ -941,6 +948,7 @@ fn decode_escape(chars: &[char], at: &mut usize) -> Option<char> {
     Some(decoded)
 }
 
+/// Reads up to `max_digits` digits of an escape (`\x41`, `\101`) as a character.
 fn escaped_number(chars: &[char], at: &mut usize, radix: u32, max_digits: usize) -> Option<char> {
     let mut value: u32 = 0;
     let mut digits = 0;
@@ -1139,6 +1147,7 @@ fn split_assignment(text: &str) -> Option<(&str, &str)> {
     is_identifier(name).then_some((name, value))
 }
 
+/// A valid shell variable name.
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -1190,6 +1199,7 @@ fn record_loop_variable(args: &[Arg], env: &mut Env) {
     env.vars.insert(name.text.clone(), value);
 }
 
+/// Where `cd ARGS` leads, when the guard can tell (relative paths need a known cwd).
 fn cd_target(args: &[Arg], cwd: Option<&str>) -> Option<String> {
     let target = args.iter().find(|arg| !(arg.text.starts_with('-') && arg.text.len() > 1));
     let Some(target) = target else {
@@ -1202,10 +1212,12 @@ fn cd_target(args: &[Arg], cwd: Option<&str>) -> Option<String> {
     (path.starts_with('/') || path.starts_with('~')).then_some(path)
 }
 
+/// Verbs given by path are the verb (`/bin/rm` is `rm`).
 fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// The command's verb (basename) and its arguments.
 fn verb_and_args(argv: &[Arg]) -> (&str, &[Arg]) {
     match argv.split_first() {
         Some((first, rest)) => (basename(&first.text), rest),
@@ -1213,10 +1225,12 @@ fn verb_and_args(argv: &[Arg]) -> (&str, &[Arg]) {
     }
 }
 
+/// The arguments as the guard sees them, for messages and phrase checks.
 fn render(args: &[Arg]) -> String {
     args.iter().map(Arg::shown).collect::<Vec<_>>().join(" ")
 }
 
+/// Arguments re-joined as shell source (what `eval`, `watch` and `ssh` run).
 fn join_scripts(args: &[Arg]) -> String {
     args.iter().map(|arg| arg.script.as_str()).collect::<Vec<_>>().join(" ")
 }
@@ -1513,6 +1527,7 @@ fn scan(args: &[Arg], spec: &OptSpec) -> Scan {
     scan
 }
 
+/// The arguments after the first `n`, or none.
 fn skip(args: &[Arg], n: usize) -> &[Arg] {
     args.get(n..).unwrap_or_default()
 }
@@ -1596,6 +1611,7 @@ fn strip_noise(argv: &mut Vec<Arg>) {
     argv.drain(..noise);
 }
 
+/// What a verb does with the rest of its command line, if it is a known wrapper.
 fn wrapper_step(verb: &str, rest: &[Arg], feed: &[String]) -> Step {
     match verb {
         "sudo" => sudo_step(rest),
@@ -1631,6 +1647,7 @@ fn wrapper_step(verb: &str, rest: &[Arg], feed: &[String]) -> Step {
     }
 }
 
+/// Runs the remaining words as a command, if there are any.
 fn run_rest(rest: &[Arg]) -> Step {
     if rest.is_empty() {
         Step::Nothing
@@ -1639,6 +1656,7 @@ fn run_rest(rest: &[Arg]) -> Step {
     }
 }
 
+/// Runs strings as shell code, ignoring empty ones.
 fn code_step(scripts: Vec<String>) -> Step {
     let scripts: Vec<String> = scripts.into_iter().filter(|code| !code.trim().is_empty()).collect();
     if scripts.is_empty() {
@@ -1657,6 +1675,7 @@ fn pid_mode_or_run(rest: &[Arg], spec: &OptSpec, pid_flags: &[char], operands: u
     run_rest(skip(&scan.operands, operands))
 }
 
+/// `sudo [opts] command`; `sudo -e` edits files, `sudo -i`/`-s` alone opens a root shell.
 fn sudo_step(rest: &[Arg]) -> Step {
     let scan = scan(rest, &SUDO);
     if scan.short('e') || scan.long("edit") {
@@ -1673,6 +1692,7 @@ fn sudo_step(rest: &[Arg]) -> Step {
     Step::Nothing
 }
 
+/// `doas [opts] command`; `doas -s` alone opens a root shell.
 fn doas_step(rest: &[Arg]) -> Step {
     let scan = scan(rest, &DOAS);
     if scan.operands.is_empty() && scan.short('s') {
@@ -1799,6 +1819,7 @@ fn su_step(verb: &str, rest: &[Arg]) -> Step {
     Step::Shell("su")
 }
 
+/// `sh -c CODE` runs CODE; other shell invocations are judged as commands.
 fn shell_step(rest: &[Arg]) -> Step {
     let scan = scan(rest, &SHELL_OPTIONS);
     if let Some(code) = scan.value('\0', "command") {
@@ -1858,6 +1879,7 @@ fn add_find_execs(out: &mut Unwrapped, depth: usize) {
     }
 }
 
+/// Replaces `find`'s `{}` by a start path, so `-exec rm -rf {}` is judged on that path.
 fn substitute_braces(command: &[Arg], start: &Arg) -> Vec<Arg> {
     command
         .iter()
@@ -1882,6 +1904,7 @@ struct FindInfo {
     execs: Vec<Vec<Arg>>,
 }
 
+/// Parses `find [-H|-L|-P] [paths…] [expression]` for the parts that matter.
 fn find_info(args: &[Arg]) -> FindInfo {
     let mut info = FindInfo::default();
     let mut i = 0;
@@ -1940,6 +1963,8 @@ struct SegInfo {
     cwd: Option<String>,
     piped: bool,
     piped_into: bool,
+    /// Whether standard input is redirected from a file (`sh < script.sh`).
+    reads_file: bool,
     stage: Stage,
     /// File this command downloads into (`curl -o FILE`), so running it can be caught.
     download: Option<String>,
@@ -2016,6 +2041,8 @@ impl Walker<'_> {
         self.judge_phrases(text, text)
     }
 
+    /// Charges the recursion and work budgets, so hostile nesting ends in a refusal
+    /// instead of a stack overflow or a check that never finishes.
     fn enter(&mut self, text: &str, depth: usize) -> Result<(), Refusal> {
         if depth > MAX_DEPTH {
             return Err(Refusal::too_complex(
@@ -2023,7 +2050,7 @@ impl Walker<'_> {
                 text,
             ));
         }
-        self.work = self.work.saturating_add(text.len());
+        self.work = self.work.saturating_add(text.len()).saturating_add(WORK_PER_PIECE);
         if self.work > MAX_WORK_CHARS {
             return Err(Refusal::too_complex(
                 "the command expands into too much nested shell code to check",
@@ -2033,6 +2060,8 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// Resolves every segment in order, because earlier ones (`cd /`, `X=/`, `echo / |`)
+    /// change what later ones do.
     fn prepare_all(&mut self, segments: &[Segment], depth: usize, env: &Env) -> Vec<SegInfo> {
         let mut env = env.clone();
         let mut feed: Vec<String> = Vec::new();
@@ -2047,6 +2076,7 @@ impl Walker<'_> {
         infos
     }
 
+    /// Expands, unwraps and classifies one segment, updating `env` with its effects.
     fn prepare(
         &mut self,
         segment: &Segment,
@@ -2086,11 +2116,14 @@ impl Walker<'_> {
             cwd,
             piped: segment.piped,
             piped_into,
+            reads_file: segment.redirects.iter().any(|redirect| !redirect.write),
             stage,
             download,
         }
     }
 
+    /// The segment's role in a pipeline: what it feeds downstream, and whether it runs
+    /// what it is fed.
     fn stage_of(&mut self, unwrapped: &Unwrapped, stdin: Option<&str>, depth: usize) -> Stage {
         let (verb, args) = verb_and_args(&unwrapped.argv);
         let mut kinds = kinds_of(unwrapped);
@@ -2114,7 +2147,7 @@ impl Walker<'_> {
         if depth >= MAX_DEPTH || self.work > MAX_WORK_CHARS {
             return kinds;
         }
-        self.work = self.work.saturating_add(text.len());
+        self.work = self.work.saturating_add(text.len()).saturating_add(WORK_PER_PIECE);
         let env = Env::default();
         for segment in lex(text) {
             let args: Vec<Arg> = segment.words.iter().flat_map(|w| resolve_word(w, &env)).collect();
@@ -2127,6 +2160,7 @@ impl Walker<'_> {
         kinds
     }
 
+    /// Kinds of programs run by any of several pieces of code.
     fn classify_all(&mut self, codes: &[String], depth: usize) -> Kinds {
         let mut kinds = Kinds::default();
         for code in codes {
@@ -2148,48 +2182,42 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// One pass over the stages: an interpreter stage is refused when any earlier stage
+    /// downloads or decodes, and earlier predictable text is judged as code (each once).
     fn check_pipeline(&mut self, stages: &[SegInfo], depth: usize) -> Result<(), Refusal> {
-        let display = || {
-            stages
-                .iter()
-                .map(|stage| {
-                    let shown = render(&stage.unwrapped.argv);
-                    if shown.is_empty() {
-                        stage.raw.clone()
-                    } else {
-                        shown
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" | ")
-        };
-        for (j, consumer) in stages.iter().enumerate().skip(1) {
-            if !consumer.stage.stdin_exec {
-                continue;
-            }
-            for feeder in stages.get(..j).unwrap_or_default() {
-                if feeder.stage.downloader {
-                    return Err(Refusal::new(
+        let mut downloader = false;
+        let mut decoder = false;
+        let mut literals: Vec<&str> = Vec::new();
+        for stage in stages {
+            if stage.stage.stdin_exec && (downloader || decoder) {
+                let (rule, reason) = if downloader {
+                    (
                         DOWNLOAD_EXECUTE,
                         "pipes downloaded content into an interpreter (download and execute)",
-                        &display(),
-                    ));
-                }
-                if feeder.stage.decoder {
-                    return Err(Refusal::new(
+                    )
+                } else {
+                    (
                         OBFUSCATED_EXECUTE,
                         "pipes decoded or transformed text into an interpreter, hiding what runs",
-                        &display(),
-                    ));
-                }
-                if let Some(code) = &feeder.stage.literal {
-                    self.script(code, depth + 1, &Env::at(consumer.cwd.as_deref()))?;
+                    )
+                };
+                return Err(Refusal::new(rule, reason, &pipeline_display(stages)));
+            }
+            if stage.stage.stdin_exec {
+                let env = Env::at(stage.cwd.as_deref());
+                for code in literals.drain(..) {
+                    self.script(code, depth + 1, &env)?;
                 }
             }
+            downloader |= stage.stage.downloader;
+            decoder |= stage.stage.decoder;
+            literals.extend(stage.stage.literal.as_deref());
         }
         Ok(())
     }
 
+    /// Judges one segment: phrases, nested code, execution of fetched code, the real
+    /// command, redirections and the code it reads on standard input.
     fn judge_segment(
         &mut self,
         info: &SegInfo,
@@ -2279,7 +2307,8 @@ impl Walker<'_> {
         let bare_shell = SHELLS.contains(&verb)
             && info.stage.stdin_exec
             && info.stdin_text.is_none()
-            && !info.piped_into;
+            && !info.piped_into
+            && !info.reads_file;
         if privileged && bare_shell {
             return Err(Refusal::new(
                 USER_MANAGEMENT,
@@ -2343,7 +2372,7 @@ impl Walker<'_> {
             return Ok(());
         }
         let literals = args.iter().flat_map(|arg| string_literals(&arg.text));
-        for literal in literals.take(MAX_FUNCTIONS) {
+        for literal in literals.take(MAX_LITERALS) {
             match self.script(&literal, depth + 1, env) {
                 Err(refusal) if refusal.rule != DYNAMIC_COMMAND => return Err(refusal),
                 _ => {}
@@ -2353,6 +2382,20 @@ impl Walker<'_> {
     }
 }
 
+/// A pipeline as the guard saw it, for refusals.
+fn pipeline_display(stages: &[SegInfo]) -> String {
+    let shown = stages.iter().map(|stage| {
+        let argv = render(&stage.unwrapped.argv);
+        if argv.is_empty() {
+            stage.raw.clone()
+        } else {
+            argv
+        }
+    });
+    shown.collect::<Vec<_>>().join(" | ")
+}
+
+/// Whether an unwrapped command downloads or decodes.
 fn kinds_of(unwrapped: &Unwrapped) -> Kinds {
     let (verb, args) = verb_and_args(&unwrapped.argv);
     Kinds {
@@ -2396,12 +2439,14 @@ fn string_literals(code: &str) -> Vec<String> {
     literals
 }
 
+/// Programs that run code in some language (shells included).
 fn is_interpreter(verb: &str) -> bool {
     SHELLS.contains(&verb)
         || OTHER_INTERPRETERS.contains(&verb)
         || INTERPRETER_PREFIXES.iter().any(|prefix| verb.starts_with(prefix))
 }
 
+/// Interpreters plus builtins that run text as code (`eval`, `source`, `.`, `at`).
 fn is_code_runner(verb: &str) -> bool {
     is_interpreter(verb) || CODE_RUNNERS.contains(&verb)
 }
@@ -2468,18 +2513,21 @@ fn literal_output(verb: &str, args: &[Arg], stdin: Option<&str>) -> Option<Strin
     }
 }
 
+/// `-n`, `-e`, `-E` and their combinations.
 fn is_echo_flag(text: &str) -> bool {
     text.strip_prefix('-').is_some_and(|flags| {
         !flags.is_empty() && flags.chars().all(|c| matches!(c, 'n' | 'e' | 'E'))
     })
 }
 
+/// What `echo` prints, escapes decoded (some `echo`s decode them by default).
 fn echo_text(args: &[Arg]) -> String {
     let words: Vec<&str> =
         args.iter().map(|arg| arg.script.as_str()).skip_while(|text| is_echo_flag(text)).collect();
     decode_escapes(&words.join(" "))
 }
 
+/// What `printf` prints, approximately: the decoded format, then each argument.
 fn printf_text(args: &[Arg]) -> String {
     let args = match args.first().map(|arg| arg.text.as_str()) {
         Some("-v") => skip(args, 2),
@@ -2499,6 +2547,13 @@ fn printf_text(args: &[Arg]) -> String {
 
 /// What a command would hand to `xargs` downstream.
 fn feed_of(verb: &str, args: &[Arg], literal: Option<&str>) -> Vec<String> {
+    let mut feed = predicted_feed(verb, args, literal);
+    feed.truncate(MAX_FEED);
+    feed
+}
+
+/// Input for `xargs` that the guard can predict from the feeding command.
+fn predicted_feed(verb: &str, args: &[Arg], literal: Option<&str>) -> Vec<String> {
     match verb {
         "echo" | "printf" => {
             literal.unwrap_or_default().split_whitespace().map(str::to_string).collect()
@@ -2531,6 +2586,7 @@ fn download_target(argv: &[Arg], cwd: Option<&str>) -> Option<String> {
     target.filter(|file| file != "-" && !file.is_empty()).map(|file| normalize_path(&file, cwd))
 }
 
+/// Whether the command runs a file that an earlier command of the same script downloads.
 fn runs_downloaded_file(argv: &[Arg], downloads: &[String], cwd: Option<&str>) -> bool {
     if downloads.is_empty() {
         return false;
@@ -2567,6 +2623,7 @@ fn judge_argv(argv: &[Arg], cwd: Option<&str>, exec_verbs: &[&str]) -> Result<()
     }
 }
 
+/// Dispatches to the rules for the verb; `None` when nothing is wrong.
 fn verb_finding(
     verb: &str,
     args: &[Arg],
@@ -2633,6 +2690,7 @@ fn rm_finding(args: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     scan.operands.iter().find_map(|arg| protected_target(arg, cwd)).map(recursive_delete)
 }
 
+/// The refusal for a recursive delete of `path`.
 fn recursive_delete(path: String) -> Finding {
     Finding::new(RECURSIVE_DELETE, format!("recursively deletes the protected path `{path}`"))
 }
@@ -2674,6 +2732,7 @@ fn split_destination(scan: &Scan) -> (&[Arg], Option<&Arg>) {
     }
 }
 
+/// `rsync --delete` into a protected path empties it.
 fn rsync_finding(args: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     let scan = scan(args, &RSYNC);
     let deletes = scan.longs.iter().any(|long| long.starts_with("delete") || long == "del");
@@ -2689,6 +2748,7 @@ fn rsync_finding(args: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     })
 }
 
+/// `cp`/`install`/`ln` onto a device or account file; `install -m 4755` sets setuid.
 fn copy_finding(verb: &str, args: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     let scan = scan(args, &COPY);
     if verb == "install" {
@@ -2702,12 +2762,14 @@ fn copy_finding(verb: &str, args: &[Arg], cwd: Option<&str>) -> Option<Finding> 
     target_finding(destination, cwd)
 }
 
+/// `dd of=…` onto a device or account file.
 fn dd_finding(args: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     let outputs: Vec<Arg> =
         args.iter().filter_map(|arg| arg.text.strip_prefix("of=")).map(Arg::plain).collect();
     target_finding(&outputs, cwd)
 }
 
+/// File tools (`tee`, `truncate`, `shred`, …) writing devices or account files.
 fn operand_write_finding(verb: &str, args: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     let operands = scan(args, &FILE_TOOLS).operands;
     if verb == "blkdiscard" {
@@ -2719,6 +2781,7 @@ fn operand_write_finding(verb: &str, args: &[Arg], cwd: Option<&str>) -> Option<
     target_finding(&operands, cwd)
 }
 
+/// `sed -i` editing an account or sudo file.
 fn sed_finding(args: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     let scan = scan(args, &SED);
     if !(scan.short('i') || scan.long("in-place")) {
@@ -2738,6 +2801,7 @@ fn target_finding<'a>(
         .find_map(|path| path_write_finding(&path))
 }
 
+/// Why writing this path is refused, if it is.
 fn path_write_finding(path: &str) -> Option<Finding> {
     if is_block_device(path) {
         return Some(Finding::new(
@@ -2754,6 +2818,7 @@ fn path_write_finding(path: &str) -> Option<Finding> {
     None
 }
 
+/// Deleting or editing an account or sudo file.
 fn user_db_finding(targets: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     targets
         .iter()
@@ -2762,10 +2827,12 @@ fn user_db_finding(targets: &[Arg], cwd: Option<&str>) -> Option<Finding> {
         .map(|path| user_db_write(&path))
 }
 
+/// The refusal for a write to an account or sudo file.
 fn user_db_write(path: &str) -> Finding {
     Finding::new(USER_MANAGEMENT, format!("modifies the account or sudo configuration `{path}`"))
 }
 
+/// The refusal for something that takes the host down.
 fn power_finding(what: &str) -> Finding {
     Finding::new(POWER_STATE, format!("{what} shuts down, reboots or halts the host"))
 }
@@ -2777,6 +2844,7 @@ fn init_finding(verb: &str, args: &[Arg]) -> Option<Finding> {
         .then(|| power_finding(&format!("`{verb} {}`", level.text)))
 }
 
+/// `systemctl poweroff|reboot|…`, and starting or isolating their targets.
 fn systemctl_finding(args: &[Arg]) -> Option<Finding> {
     const POWER_VERBS: &[&str] = &[
         "poweroff",
@@ -2807,6 +2875,7 @@ fn systemctl_finding(args: &[Arg]) -> Option<Finding> {
         .then(|| power_finding(&format!("`systemctl {command} {}`", unit.text)))
 }
 
+/// Units that power off, reboot, halt or drop the host to rescue mode.
 fn is_power_unit(unit: &str) -> bool {
     const UNITS: &[&str] = &[
         "poweroff",
@@ -2830,6 +2899,7 @@ fn is_power_unit(unit: &str) -> bool {
     UNITS.contains(&base)
 }
 
+/// `loginctl poweroff|reboot|…`.
 fn loginctl_finding(args: &[Arg]) -> Option<Finding> {
     let command = scan(args, &GNU_PLAIN).operands.into_iter().next()?;
     matches!(command.text.as_str(), "poweroff" | "reboot" | "halt" | "suspend" | "hibernate")
@@ -2886,6 +2956,7 @@ fn is_signal_option(text: &str) -> bool {
     })
 }
 
+/// `dropdb`, `dropuser` and `mysqladmin drop`.
 fn sql_tool_finding(verb: &str, args: &[Arg]) -> Option<Finding> {
     let drops =
         verb != "mysqladmin" || args.iter().any(|arg| arg.text.eq_ignore_ascii_case("drop"));
@@ -2937,6 +3008,7 @@ fn mode_args<'a>(args: &'a [Arg], flag_chars: &str) -> ModeArgs<'a> {
     parsed
 }
 
+/// `chmod`: setuid modes anywhere, and system paths.
 fn chmod_finding(args: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     let parsed = mode_args(args, "RcfvHLP");
     if let Some(mode) = parsed.spec {
@@ -2947,11 +3019,13 @@ fn chmod_finding(args: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     permission_finding("chmod", &parsed.targets, parsed.recursive, cwd)
 }
 
+/// `chown`/`chgrp` of system paths.
 fn chown_finding(verb: &str, args: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     let parsed = mode_args(args, "RcfvhHLP");
     permission_finding(verb, &parsed.targets, parsed.recursive, cwd)
 }
 
+/// `setfacl` of system paths.
 fn setfacl_finding(args: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     let scan = scan(args, &SETFACL);
     let recursive = scan.short('R') || scan.long("recursive");
@@ -2959,6 +3033,7 @@ fn setfacl_finding(args: &[Arg], cwd: Option<&str>) -> Option<Finding> {
     permission_finding("setfacl", &targets, recursive, cwd)
 }
 
+/// The refusal for a mode that sets setuid/setgid.
 fn setuid_finding(mode: &str) -> Finding {
     Finding::new(
         SYSTEM_PERMISSIONS,
@@ -3064,6 +3139,7 @@ fn protected_target(arg: &Arg, cwd: Option<&str>) -> Option<String> {
     path_candidates(arg, cwd).into_iter().find(|path| is_protected(path))
 }
 
+/// Whether the text holds glob characters.
 fn has_glob(text: &str) -> bool {
     text.contains(['*', '?', '['])
 }
@@ -3073,6 +3149,7 @@ fn is_wide_glob(text: &str) -> bool {
     has_glob(text) && (text.starts_with(['*', '?', '[']) || text.starts_with(".*"))
 }
 
+/// Top-level system directories, `/lib*` included.
 fn is_system_dir(name: &str) -> bool {
     SYSTEM_DIRS.contains(&name) || name.starts_with("lib")
 }
@@ -3126,6 +3203,7 @@ fn is_system_path(path: &str) -> bool {
     }
 }
 
+/// Disks, partitions, volumes and raw memory under `/dev` (not `/dev/null`, ttys, …).
 fn is_block_device(path: &str) -> bool {
     let Some(name) = path.strip_prefix("/dev/") else {
         return false;
@@ -3139,6 +3217,7 @@ fn is_block_device(path: &str) -> bool {
     name.split_once('/').is_some_and(|(dir, _)| !SAFE_DEV_DIRS.contains(&dir))
 }
 
+/// Account, sudo and PAM files.
 fn is_user_db(path: &str) -> bool {
     USER_DB_FILES.contains(&path) || USER_DB_DIRS.iter().any(|dir| path.starts_with(dir))
 }
@@ -3150,6 +3229,7 @@ fn expand_braces(text: &str) -> Vec<String> {
     out
 }
 
+/// Expands one group and recurses, bounded in depth and in results.
 fn expand_braces_into(text: &str, out: &mut Vec<String>, depth: usize) {
     if out.len() >= MAX_BRACE_ALTERNATIVES {
         return;
@@ -3167,34 +3247,30 @@ fn expand_braces_into(text: &str, out: &mut Vec<String>, depth: usize) {
     }
 }
 
-/// Byte offsets of the first `{…}` group holding a top-level comma.
+/// Byte offsets of a `{…}` group holding a top-level comma (the first one to close),
+/// found in one pass so that hostile brace soup stays linear.
 fn find_brace_group(text: &str) -> Option<(usize, usize)> {
-    for (open, c) in text.char_indices() {
-        if c != '{' {
-            continue;
-        }
-        let mut depth = 0usize;
-        let mut comma = false;
-        for (offset, inner) in text.get(open..).unwrap_or_default().char_indices() {
-            match inner {
-                '{' => depth += 1,
-                '}' => {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 {
-                        if comma {
-                            return Some((open, open + offset));
-                        }
-                        break;
-                    }
+    let mut open: Vec<(usize, bool)> = Vec::new();
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => open.push((i, false)),
+            ',' => {
+                if let Some(group) = open.last_mut() {
+                    group.1 = true;
                 }
-                ',' if depth == 1 => comma = true,
-                _ => {}
             }
+            '}' => {
+                if let Some((start, true)) = open.pop() {
+                    return Some((start, i));
+                }
+            }
+            _ => {}
         }
     }
     None
 }
 
+/// The alternatives of a brace group's inside.
 fn split_top_level_commas(text: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut depth = 0usize;
@@ -3258,16 +3334,19 @@ fn function_definitions(compact: &[char]) -> Vec<(String, String)> {
     found
 }
 
+/// Characters a shell function name can hold.
 fn is_name_char(c: char) -> bool {
     !c.is_whitespace() && !";|&(){}<>'\"`$".contains(c)
 }
 
+/// The function name that ends at `end` in the compacted text.
 fn name_before(compact: &[char], end: usize) -> String {
     let head = compact.get(..end).unwrap_or_default();
     let start = head.iter().rposition(|c| !is_name_char(*c)).map_or(0, |i| i + 1);
     head.get(start..).unwrap_or_default().iter().collect()
 }
 
+/// A function body from `start` to its closing brace, bounded in length.
 fn body_after(compact: &[char], start: usize) -> String {
     let mut depth = 1usize;
     let mut body = String::new();
@@ -3287,6 +3366,7 @@ fn body_after(compact: &[char], start: usize) -> String {
     body
 }
 
+/// A body that calls its own function through a pipe or in the background.
 fn spawns_itself(name: &str, body: &str) -> bool {
     let calls = body.split(|c: char| !is_name_char(c)).filter(|word| *word == name).count();
     calls >= 1 && body.contains(['&', '|'])
@@ -3305,10 +3385,12 @@ fn sql_destructive(text: &str) -> Option<String> {
         .or_else(|| sql_statement(&sql_tokens(&strip_block_comments(&lowered))))
 }
 
+/// The first destructive statement among the tokens.
 fn sql_statement(tokens: &[String]) -> Option<String> {
     (0..tokens.len()).find_map(|i| sql_statement_at(tokens, i))
 }
 
+/// The destructive statement starting at token `i`, if any.
 fn sql_statement_at(tokens: &[String], i: usize) -> Option<String> {
     let token = tokens.get(i)?.as_str();
     let statement = statement_tokens(tokens, i + 1);
@@ -3346,6 +3428,7 @@ fn truncate_statement(statement: &[String]) -> Option<String> {
     (is_name && !has_option).then(|| "TRUNCATE".to_string())
 }
 
+/// `DELETE FROM t` with no `WHERE`, or with an always-true one.
 fn delete_statement(statement: &[String]) -> Option<String> {
     let modifiers = statement
         .iter()
@@ -3384,12 +3467,14 @@ fn sql_tokens(text: &str) -> Vec<String> {
     tokens
 }
 
+/// Ends the current SQL token.
 fn flush_token(tokens: &mut Vec<String>, current: &mut String) {
     if !current.is_empty() {
         tokens.push(std::mem::take(current));
     }
 }
 
+/// Removes closed `/* … */` comments, which could otherwise split keywords.
 fn strip_block_comments(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -3545,6 +3630,7 @@ mod tests {
         "find . -name '*.sh' | xargs bash -n",
         "echo $((3 * 100 / 2))",
         "echo 'uptime' | at now + 1 minute",
+        "sudo sh < /srv/app/fix.sh",
     ];
 
     /// Destructive or privilege-escalating commands, with evasions: all must be refused.
@@ -3855,39 +3941,6 @@ mod tests {
         }
     }
 
-
-    #[test]
-    fn zz_timing() {
-        let guard = CommandGuard::default();
-        let inputs = vec![
-            ("nested $(", "$(".repeat(30000)),
-            ("nested sh -c quote", "sh -c \"".repeat(8000)),
-            ("(){ defs", "f(){ ".repeat(12000)),
-            ("function", "function ".repeat(7000)),
-            ("braces", format!("rm -rf {}", "{a,b}".repeat(12000))),
-            ("nested braces", format!("rm -rf {}", "{a,".repeat(15000))),
-            ("backticks", "`".repeat(60000)),
-            ("quotes", "'\"".repeat(30000)),
-            ("heredocs", "cat <<E\n".repeat(7000)),
-            ("sql", "drop delete from truncate ".repeat(2300)),
-            ("pipes to sh", "echo x | sh | ".repeat(4000)),
-            ("echo|sh nest", format!("{}rm -rf /tmp/x{}", "echo \"".repeat(5000), "\" | sh".repeat(5000))),
-            ("find exec", format!("{}ls{}", "find / a b -exec ".repeat(3000), " ;".repeat(3000))),
-            ("sudo", "sudo ".repeat(12000)),
-            ("xargs", "echo / | xargs ".repeat(3500)),
-            ("params", "${x:-$(".repeat(9000)),
-            ("eval", "eval ".repeat(12000)),
-            ("bash -c $(curl)", "bash -c \"$(curl x; ".repeat(3000)),
-            ("many subs", "echo $(echo $(echo a)) ".repeat(2500)),
-            ("slashes", format!("rm -rf {}", "/..".repeat(20000))),
-        ];
-        for (name, input) in inputs {
-            let start = std::time::Instant::now();
-            let result = guard.check(&input);
-            println!("{name:<22} {:>6} bytes {:>8.1} ms  {:?}", input.len(), start.elapsed().as_secs_f64() * 1000.0, result.err().map(|r| r.rule));
-        }
-    }
-
     #[test]
     fn refuses_every_dangerous_command() {
         let guard = CommandGuard::default();
@@ -4051,6 +4104,13 @@ mod tests {
         assert_eq!(guard.check(&many), Ok(()));
         let hidden = format!("{}rm -rf /", "echo ok; ".repeat(6000));
         assert_eq!(refusal_of(&guard, &hidden), RECURSIVE_DELETE);
+        // Shapes that were once quadratic: they must stay fast.
+        let pipeline = format!("{}true", "echo x | sh | ".repeat(4000));
+        assert_eq!(guard.check(&pipeline), Ok(()));
+        let braces = format!("rm -rf {}", "{a,".repeat(15000));
+        assert_eq!(guard.check(&braces), Ok(()));
+        let feeds = format!("{}rm -rf", "echo / | xargs ".repeat(3500));
+        assert_eq!(refusal_of(&guard, &feeds), RECURSIVE_DELETE);
         let long_word = format!("echo {}", "x".repeat(60 * 1024));
         assert_eq!(guard.check(&long_word), Ok(()));
     }
