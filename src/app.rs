@@ -39,6 +39,7 @@ pub struct App {
     grace: Duration,
     writer_task: tokio::task::JoinHandle<()>,
     notifier_task: tokio::task::JoinHandle<()>,
+    incidents_task: tokio::task::JoinHandle<()>,
 }
 
 impl App {
@@ -144,6 +145,8 @@ impl App {
             settings.subscribe(),
         )
         .await?;
+        let incidents = crate::incidents::Incidents::new(db.clone(), Arc::clone(&clock));
+        let incidents_task = Arc::clone(&incidents).follow(&runtime.events);
         tracing::info!(hosts = h, services = s, rules = r, "actors started");
 
         let listener = TcpListener::bind(config.listen_addr())
@@ -174,8 +177,9 @@ impl App {
             notifier,
             remediation,
             agent_commands,
+            incidents,
         });
-        Ok(App { listener, state, stack, grace, writer_task, notifier_task })
+        Ok(App { listener, state, stack, grace, writer_task, notifier_task, incidents_task })
     }
 
     /// The bound address (useful with port 0).
@@ -194,7 +198,8 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let App { listener, state, stack, grace, writer_task, notifier_task } = self;
+        let App { listener, state, stack, grace, writer_task, notifier_task, incidents_task } =
+            self;
         tracing::info!(address = %listener.local_addr()?, "warden listening");
         let bus_task = tokio::spawn(follow_bus(state.clone()));
         let settings_task = tokio::spawn(follow_settings(state.clone()));
@@ -217,6 +222,7 @@ impl App {
         }
         bus_task.abort();
         settings_task.abort();
+        incidents_task.abort();
         retention_task.abort();
         // Everything acknowledged is committed already; flush what actors queued. A run
         // stopped mid-way is found on the next start and marked interrupted.

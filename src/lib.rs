@@ -8,6 +8,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod incidents;
 pub mod integrations;
 pub mod notify;
 pub mod probe;

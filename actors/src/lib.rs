@@ -27,6 +27,7 @@ pub mod deps;
 pub mod error;
 pub mod host;
 pub mod ids;
+pub mod incident;
 pub mod live;
 pub mod login_limit;
 pub mod model;

@@ -210,6 +210,9 @@ pub enum LiveEvent {
     /// Something to tell people about besides an alert: a remediation approval request
     /// or result, a finished report.
     Notify(Box<NotifyRequest>),
+    /// A remediation run changed status (after the change was stored); incidents turn
+    /// these into timeline events.
+    RunChanged(Box<RunChange>),
     /// A remediation approval was decided; cards that asked for it are updated in place.
     ApprovalDecided {
         run_id: i64,
@@ -235,6 +238,30 @@ impl LiveEvent {
                 | LiveEvent::ApprovalDecided { .. }
         )
     }
+}
+
+/// A stored remediation run transition, for incident timelines.
+#[derive(Debug, Clone)]
+pub struct RunChange {
+    pub run_id: i64,
+    pub alert_id: i64,
+    /// The new status (`approved`, `executing`, `success`, …).
+    pub status: String,
+    /// `system` or the user's email.
+    pub actor: String,
+    pub comment: Option<String>,
+    pub reason: Option<String>,
+    pub runbook: String,
+    /// `auto`, `confirm` or `block`.
+    pub risk_level: String,
+    /// The runbook as run (description, steps), for the incident's proposal.
+    pub proposal: serde_json::Value,
+    pub verification_passed: Option<bool>,
+    /// Seconds from the start of execution, once it ended.
+    pub duration_secs: Option<f64>,
+    /// The last command's output, once execution ended.
+    pub output: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 /// What a [`LiveEvent::Notify`] asks to be sent.

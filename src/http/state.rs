@@ -48,6 +48,8 @@ pub struct Shared {
     pub notifier: crate::notify::dispatcher::Notifier,
     /// Creates remediation runs and routes approvals to their actors.
     pub remediation: ractor::ActorRef<warden_actors::remediation::supervisor::RemediationMsg>,
+    /// Incidents: intake, timelines and the `/api/events` stream.
+    pub incidents: Arc<crate::incidents::Incidents>,
     /// Commands sent to agents, waiting for their `command_result`.
     pub agent_commands: Arc<crate::remediation::AgentCommands>,
 }

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod databases;
 pub mod hosts;
+pub mod incidents;
 pub mod logs;
 pub mod notifications;
 pub mod remediation;

@@ -126,6 +126,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/api/status"),
+    ("get", "/api/incidents"),
+    ("get", "/api/incidents/{id}"),
+    ("get", "/api/incidents/{id}/events"),
+    ("post", "/api/alert"),
+    ("get", "/api/events"),
 ];
 
 async fn openapi_documents_every_route(app: TestApp) {

@@ -12,6 +12,7 @@ mod auth;
 mod cli;
 mod errors;
 mod health;
+mod incidents;
 mod ingest_reads;
 mod live;
 mod notifications;

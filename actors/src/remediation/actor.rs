@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::broadcast::Broadcaster;
 use crate::clock::Clock;
 use crate::ids::HostId;
-use crate::model::{AlertEvent, AlertEventKind, LiveEvent, NotifyKind, NotifyRequest};
+use crate::model::{AlertEvent, AlertEventKind, LiveEvent, NotifyKind, NotifyRequest, RunChange};
 use crate::ports::remediation::{Change, StepResult};
 use crate::ports::{CommandOutcome, CommandRunner, RemediationStore};
 use crate::remediation::run::{next, RunEvent, RunStatus};
@@ -77,6 +77,10 @@ pub struct RemediationRunActor;
 pub struct RunState {
     spec: RunSpec,
     deps: RunDeps,
+    /// When execution started, for the duration of the run.
+    started: Option<DateTime<Utc>>,
+    /// The last command's output, for the incident's execution result.
+    last_output: Option<String>,
 }
 
 impl Actor for RemediationRunActor {
@@ -104,7 +108,7 @@ impl Actor for RemediationRunActor {
                 )
             }
         }
-        Ok(RunState { spec, deps })
+        Ok(RunState { spec, deps, started: None, last_output: None })
     }
 
     async fn handle(
@@ -183,6 +187,14 @@ impl RunState {
                 .await?;
         if moved {
             self.spec.status = to;
+            if to == RunStatus::Executing {
+                self.started = Some(change.at);
+            }
+            let duration = self
+                .started
+                .filter(|_| to.is_terminal())
+                .map(|s| (change.at - s).num_milliseconds() as f64 / 1000.0);
+            announce(&self.deps.events, &self.spec, &change, duration, self.last_output.clone());
         }
         Ok(moved)
     }
@@ -273,6 +285,7 @@ impl RunState {
         let mut done: Vec<&Step> = Vec::new();
         for step in &steps {
             let result = self.run_command("step", step).await;
+            self.last_output = Some(output_of(&result));
             let ok = result.success;
             let why = describe_failure(&result);
             results.push(result);
@@ -341,6 +354,44 @@ impl RunState {
             Err(e) => tracing::warn!(run = self.spec.id, error = %e, "could not resolve the alert"),
         }
     }
+}
+
+fn output_of(result: &StepResult) -> String {
+    match &result.error {
+        Some(error) => format!("{}{}", result.stdout, error),
+        None => format!("{}{}", result.stdout, result.stderr),
+    }
+}
+
+/// Tells incident timelines about a stored transition.
+pub(crate) fn announce(
+    events: &Broadcaster,
+    spec: &RunSpec,
+    change: &Change,
+    duration_secs: Option<f64>,
+    output: Option<String>,
+) {
+    let r = &spec.runbook;
+    events.emit(LiveEvent::RunChanged(Box::new(RunChange {
+        run_id: spec.id,
+        alert_id: spec.alert_id,
+        status: change.to.as_str().to_string(),
+        actor: change.actor.clone(),
+        comment: change.comment.clone(),
+        reason: change.reason.clone(),
+        runbook: r.name.clone(),
+        risk_level: r.risk_level.as_str().to_string(),
+        proposal: json!({
+            "description": r.description,
+            "steps": r.steps.iter().map(|s| s.command.as_str()).collect::<Vec<_>>(),
+            "rollback_plan": r.steps.iter().filter_map(|s| s.rollback_command.as_deref()).collect::<Vec<_>>(),
+            "estimated_duration_seconds": r.steps.iter().chain(&r.verify_steps).map(|s| s.timeout_sec).sum::<u64>(),
+        }),
+        verification_passed: change.verification_passed,
+        duration_secs,
+        output,
+        at: change.at,
+    })));
 }
 
 /// The template variables of a run's notifications.

@@ -16,8 +16,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
 use super::actor::{
-    notify_finished, run_vars, Decision as Approval, DecisionError, RemediationRunActor, RunDeps,
-    RunMsg, RunSpec,
+    announce, notify_finished, run_vars, Decision as Approval, DecisionError, RemediationRunActor,
+    RunDeps, RunMsg, RunSpec,
 };
 use super::guard::CommandGuard;
 use super::policy::{decide, Decision, Limits};
@@ -227,21 +227,25 @@ impl RemediationState {
 
     /// Fails a run that was under way; `true` when it was.
     async fn interrupt(&self, run_id: i64, reason: &str) -> bool {
+        self.interrupt_change(run_id, reason).await.is_some()
+    }
+
+    async fn interrupt_change(&self, run_id: i64, reason: &str) -> Option<Change> {
         let change = Change {
             reason: Some(reason.to_string()),
             ..Change::system(RunStatus::Failed, self.now())
         };
         for from in [RunStatus::Executing, RunStatus::Approved, RunStatus::Pending] {
             match self.deps.store.record(run_id, from, &change).await {
-                Ok(true) => return true,
+                Ok(true) => return Some(change),
                 Ok(false) => {}
                 Err(e) => {
                     tracing::error!(run = run_id, error = %e, "could not mark a run interrupted");
-                    return false;
+                    return None;
                 }
             }
         }
-        false
+        None
     }
 
     async fn recover_all(&mut self, myself: &ActorRef<RemediationMsg>) -> usize {
@@ -285,11 +289,12 @@ impl RemediationState {
         };
         if run.status == RunStatus::PendingApproval {
             self.spawn_run(myself, spec).await;
-        } else if self.interrupt(run.id, "interrupted").await {
+        } else if let Some(change) = self.interrupt_change(run.id, "interrupted").await {
             tracing::warn!(
                 run = run.id,
                 "remediation run interrupted; marked failed, not re-executed"
             );
+            announce(&self.deps.events, &spec, &change, None, None);
             notify_finished(&self.deps.events, &spec, RunStatus::Failed, "interrupted");
         }
     }
@@ -384,6 +389,7 @@ impl RemediationState {
             .record(id, RunStatus::Pending, &change)
             .await
             .map_err(|e| TriggerError::Store(e.to_string()))?;
+        let recorded = change.clone();
         let spec = RunSpec {
             id,
             alert_id,
@@ -394,6 +400,7 @@ impl RemediationState {
             executor: settings.remediation_executor,
             approval_deadline: deadline,
         };
+        announce(&self.deps.events, &spec, &recorded, None, None);
         match decision {
             Decision::Block(reason) => {
                 notify_finished(&self.deps.events, &spec, RunStatus::Blocked, &reason)

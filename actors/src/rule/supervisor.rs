@@ -148,7 +148,8 @@ fn observation(ev: LiveEvent) -> Option<Observation> {
         LiveEvent::AgentPresence { .. }
         | LiveEvent::Alert(_)
         | LiveEvent::Notify(_)
-        | LiveEvent::ApprovalDecided { .. } => None,
+        | LiveEvent::ApprovalDecided { .. }
+        | LiveEvent::RunChanged(_) => None,
     }
 }
 

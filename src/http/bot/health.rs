@@ -44,8 +44,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// How long a dependency may take to answer a status ping.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The system overview (seed 001). Fields owned by later subsystems report 0 until they
-/// exist; dependency fields come from real pings.
+/// The system overview (seed 001): incidents not resolved, runs waiting for approval;
+/// plugin and LLM fields report what exists (none yet); dependency fields come from
+/// real pings.
 #[utoipa::path(get, path = "/api/status", tag = "system", security(("bearer" = [])),
     responses((status = 200, description = "{success, data: {status, version, uptime, active_incidents, pending_approvals, plugins_loaded, llm_status, database_status, redis_status}}")))]
 pub async fn status(State(state): State<AppState>, _user: AuthUser) -> Json<Value> {
@@ -59,14 +60,15 @@ pub async fn status(State(state): State<AppState>, _user: AuthUser) -> Json<Valu
             _ => "disconnected",
         },
     };
+    let (active_incidents, pending_approvals) = state.db.incident_counts().await.unwrap_or((0, 0));
     Json(json!({
         "success": true,
         "data": {
             "status": if database_ok { "running" } else { "degraded" },
             "version": VERSION,
             "uptime": state.started.elapsed().as_secs(),
-            "active_incidents": 0,
-            "pending_approvals": 0,
+            "active_incidents": active_incidents,
+            "pending_approvals": pending_approvals,
             "plugins_loaded": 0,
             "llm_status": "not_configured",
             "database_status": if database_ok { "connected" } else { "disconnected" },

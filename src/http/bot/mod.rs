@@ -2,8 +2,9 @@
 //! `{"success": ..., "data"|"error": ...}` envelope.
 
 pub mod health;
+pub mod incidents;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use super::state::AppState;
@@ -13,4 +14,9 @@ pub fn router() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .route("/api/status", get(health::status))
+        .route("/api/incidents", get(incidents::list))
+        .route("/api/incidents/{id}", get(incidents::get_one))
+        .route("/api/incidents/{id}/events", get(incidents::events))
+        .route("/api/alert", post(incidents::receive))
+        .route("/api/events", get(incidents::stream))
 }

@@ -1,0 +1,316 @@
+//! Incidents (seed 001): opened from firing alerts (rule engine, Alertmanager) and from
+//! free-text alerts (`POST /api/alert`), deduplicated by fingerprint, and given a
+//! timeline as remediation runs move. Stream events for `GET /api/events` go out on a
+//! bounded broadcast: a client that falls behind is dropped, never buffered for.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+use warden_actors::broadcast::Broadcaster;
+use warden_actors::clock::Clock;
+use warden_actors::incident::event;
+use warden_actors::incident::parse::{fingerprint, parse_alert, severity_from_warden};
+use warden_actors::model::{AlertEventKind, LiveEvent, RunChange};
+use warden_actors::ports::RemediationStore;
+
+use crate::storage::incidents::{IncidentChange, NewIncident};
+use crate::storage::remediation::DbRemediationStore;
+use crate::storage::Db;
+
+/// Events a slow `/api/events` client may fall behind by before it is dropped.
+pub const STREAM_CAPACITY: usize = 256;
+
+/// One `/api/events` event: its name and JSON data.
+#[derive(Debug, Clone)]
+pub struct StreamEvent {
+    pub name: &'static str,
+    pub data: Value,
+}
+
+pub struct Incidents {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    stream: broadcast::Sender<StreamEvent>,
+}
+
+/// A free-text alert as received.
+#[derive(Debug, Clone, Default)]
+pub struct TextAlert {
+    pub message: String,
+    pub sender_id: Option<String>,
+    pub chat_id: Option<String>,
+    pub metadata: Option<Value>,
+    /// `api` or `feishu`: the source when there is no sender.
+    pub channel: &'static str,
+}
+
+impl Incidents {
+    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Arc<Self> {
+        let (stream, _) = broadcast::channel(STREAM_CAPACITY);
+        Arc::new(Self { db, clock, stream })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<StreamEvent> {
+        self.stream.subscribe()
+    }
+
+    fn publish(&self, name: &'static str, data: Value) {
+        // No subscriber is fine: the stream is live only.
+        let _ = self.stream.send(StreamEvent { name, data });
+    }
+
+    /// Opens (or deduplicates) an incident from a free-text alert.
+    pub async fn receive_text(&self, alert: &TextAlert) -> Result<(String, bool), sqlx::Error> {
+        let p = parse_alert(&alert.message);
+        let scope = p.namespace.as_deref().or(p.host.as_deref());
+        let new = NewIncident {
+            fingerprint: fingerprint(&p.title, p.service.as_deref(), scope),
+            title: p.title,
+            severity: p.severity,
+            category: p.category,
+            description: p.description,
+            source: alert.sender_id.clone().unwrap_or_else(|| alert.channel.to_string()),
+            service: p.service,
+            namespace: p.namespace,
+            host_id: None,
+            alert_id: None,
+            received: json!({"message": alert.message, "sender_id": alert.sender_id,
+                             "chat_id": alert.chat_id, "metadata": alert.metadata}),
+        };
+        self.open(&new).await
+    }
+
+    async fn open(&self, new: &NewIncident) -> Result<(String, bool), sqlx::Error> {
+        let (id, duplicate) = self.db.open_incident(new, self.clock.now()).await?;
+        if !duplicate {
+            self.publish(
+                "incident_created",
+                json!({"id": id, "title": new.title, "severity": new.severity}),
+            );
+        }
+        Ok((id, duplicate))
+    }
+
+    async fn on_alert_fired(&self, alert_id: i64) -> Result<(), sqlx::Error> {
+        let Some(alert) = self.db.alert_by_id(alert_id).await? else { return Ok(()) };
+        let facts = DbRemediationStore(self.db.clone()).alert_facts(alert_id).await.ok().flatten();
+        let hostname = facts.as_ref().and_then(|f| f.hostname.clone());
+        let service = facts.as_ref().and_then(|f| f.service.clone());
+        // A rule's alert is the same problem while its rule and target are; an external
+        // alert brings its own fingerprint.
+        let key = match (&alert.fingerprint, alert.rule_id) {
+            (Some(fp), _) => format!("{} {fp}", alert.source),
+            (None, Some(rule)) => format!("rule {rule}"),
+            (None, None) => alert.title.clone(),
+        };
+        let new = NewIncident {
+            fingerprint: fingerprint(&key, service.as_deref(), hostname.as_deref()),
+            title: alert.title.clone(),
+            severity: severity_from_warden(&alert.severity).to_string(),
+            category: facts.as_ref().map_or_else(
+                || "general".into(),
+                |f| category_of(&f.alert_type, f.metric.as_deref()),
+            ),
+            description: alert.message.clone().unwrap_or_default(),
+            source: alert.source.clone(),
+            service,
+            namespace: None,
+            host_id: alert.host_id,
+            alert_id: Some(alert_id),
+            received: json!({"message": alert.message.clone().unwrap_or_else(|| alert.title.clone()),
+                             "sender_id": alert.source, "alert_id": alert_id, "hostname": hostname}),
+        };
+        self.open(&new).await.map(|_| ())
+    }
+
+    async fn on_alert_resolved(&self, alert_id: i64) -> Result<(), sqlx::Error> {
+        let Some(incident) = self.db.incident_for_alert(alert_id).await? else { return Ok(()) };
+        if incident.status == "resolved" {
+            return Ok(());
+        }
+        self.resolve(&incident.id, "auto_recovered", json!({"alert_id": alert_id})).await
+    }
+
+    async fn resolve(
+        &self,
+        id: &str,
+        resolution: &'static str,
+        data: Value,
+    ) -> Result<(), sqlx::Error> {
+        let mut data = data;
+        data["resolution"] = json!(resolution);
+        let change = IncidentChange {
+            status: Some("resolved"),
+            resolution: Some(resolution),
+            proposal: None,
+            execution: None,
+            event: event::INCIDENT_RESOLVED,
+            data,
+        };
+        if self.db.change_incident(id, &change, self.clock.now()).await? {
+            self.publish("incident_resolved", json!({"incident_id": id, "resolution": resolution}));
+        }
+        Ok(())
+    }
+
+    /// A remediation run moved: the incident of its alert records it.
+    async fn on_run(&self, c: &RunChange) -> Result<(), sqlx::Error> {
+        let Some(incident) = self.db.incident_for_alert(c.alert_id).await? else { return Ok(()) };
+        if incident.status == "resolved" {
+            return Ok(());
+        }
+        let id = incident.id.as_str();
+        let risk = risk_of(&c.risk_level);
+        let mut proposal = c.proposal.clone();
+        proposal["risk_level"] = json!(risk);
+        proposal["runbook"] = json!(c.runbook);
+        proposal["run_id"] = json!(c.run_id);
+        proposal["proposed_at"] = json!(c.at);
+        let by = json!({"by": c.actor, "comment": c.comment, "run_id": c.run_id});
+        let now = self.clock.now();
+        let change = |status, event, data| IncidentChange {
+            status,
+            resolution: None,
+            proposal: None,
+            execution: None,
+            event,
+            data,
+        };
+        match c.status.as_str() {
+            "pending_approval" | "blocked" | "approved" if c.actor == "system" => {
+                let proposed = IncidentChange {
+                    proposal: Some(&proposal),
+                    ..change(
+                        None,
+                        event::PROPOSAL_CREATED,
+                        json!({"run_id": c.run_id, "runbook": c.runbook, "risk_level": risk}),
+                    )
+                };
+                self.db.change_incident(id, &proposed, now).await?;
+                self.publish("proposal_created", json!({"incident_id": id, "risk_level": risk}));
+                let follow = match c.status.as_str() {
+                    "pending_approval" => change(
+                        Some("awaiting_approval"),
+                        event::APPROVAL_REQUESTED,
+                        json!({"run_id": c.run_id, "reason": c.reason}),
+                    ),
+                    "blocked" => change(
+                        Some("escalated"),
+                        event::INCIDENT_ESCALATED,
+                        json!({"run_id": c.run_id, "reason": c.reason}),
+                    ),
+                    _ => return Ok(()),
+                };
+                self.db.change_incident(id, &follow, now).await?;
+            }
+            "approved" => {
+                self.db.change_incident(id, &change(None, event::APPROVED, by), now).await?;
+            }
+            "rejected" | "expired" => {
+                let kind = if c.status == "rejected" {
+                    event::REJECTED
+                } else {
+                    event::INCIDENT_ESCALATED
+                };
+                let mut data = by;
+                data["reason"] = json!(c.reason);
+                self.db.change_incident(id, &change(Some("escalated"), kind, data), now).await?;
+            }
+            "executing" => {
+                let data = json!({"run_id": c.run_id, "runbook": c.runbook});
+                self.db
+                    .change_incident(
+                        id,
+                        &change(Some("executing"), event::EXECUTION_STARTED, data),
+                        now,
+                    )
+                    .await?;
+            }
+            "success" | "failed" => {
+                let success = c.status == "success" && c.verification_passed != Some(false);
+                let duration = c.duration_secs.unwrap_or(0.0).round() as i64;
+                let execution = json!({"success": success, "duration": duration, "executed_at": c.at,
+                    "output": c.output, "run_id": c.run_id, "reason": c.reason,
+                    "verification_passed": c.verification_passed});
+                let status = if success { None } else { Some("escalated") };
+                let done = IncidentChange {
+                    execution: Some(&execution),
+                    ..change(
+                        status,
+                        event::EXECUTION_COMPLETED,
+                        json!({"run_id": c.run_id, "success": success, "duration": duration}),
+                    )
+                };
+                self.db.change_incident(id, &done, now).await?;
+                self.publish(
+                    "execution_completed",
+                    json!({"incident_id": id, "success": success, "duration": duration}),
+                );
+                if success && c.verification_passed == Some(true) {
+                    self.resolve(id, "fixed", json!({"run_id": c.run_id})).await?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Follows the event stream: alerts open and resolve incidents, runs write their
+    /// timelines. Events are handled one at a time, in order.
+    pub fn follow(self: Arc<Self>, events: &Broadcaster) -> tokio::task::JoinHandle<()> {
+        let mut rx = events.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let ev = match rx.recv().await {
+                    Ok(ev) => ev,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(
+                            missed = n,
+                            "incident timelines fell behind the event stream"
+                        );
+                        continue;
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                let outcome = match &ev {
+                    LiveEvent::Alert(a) if a.kind == AlertEventKind::Fired => {
+                        self.on_alert_fired(a.alert_id.0).await
+                    }
+                    LiveEvent::Alert(a) if a.kind == AlertEventKind::Resolved => {
+                        self.on_alert_resolved(a.alert_id.0).await
+                    }
+                    LiveEvent::RunChanged(c) => self.on_run(c).await,
+                    _ => Ok(()),
+                };
+                if let Err(e) = outcome {
+                    tracing::error!(error = %e, "could not record an incident event");
+                }
+            }
+        })
+    }
+}
+
+/// Seed 001's risk words for a runbook's risk level.
+fn risk_of(level: &str) -> &'static str {
+    match level {
+        "auto" => "low",
+        "confirm" => "medium",
+        _ => "high",
+    }
+}
+
+fn category_of(alert_type: &str, metric: Option<&str>) -> String {
+    let c = match (alert_type, metric) {
+        ("db_metric", _) => "database",
+        ("service_down", _) => "application",
+        ("host_offline", _) => "infrastructure",
+        ("log_keyword", _) => "application",
+        ("metric", Some(m)) if m.starts_with("net_") => "network",
+        ("metric", _) => "resource",
+        ("alertmanager", _) => "monitoring",
+        _ => "general",
+    };
+    c.to_string()
+}

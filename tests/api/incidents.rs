@@ -1,0 +1,268 @@
+//! Incidents (seed 001): free-text intake, dedup, per-day ids under concurrency, the
+//! list/detail/timeline routes in the family-B envelope, the live event stream, and the
+//! timeline a rule alert and its remediation run write.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::support::{wait_until, Backend, TestApp};
+
+crate::backend_cases!(
+    free_text_alerts_become_incidents_once,
+    concurrent_intake_keeps_ids_unique,
+    a_rule_alert_and_its_run_write_the_timeline,
+    the_event_stream_sends_created_incidents,
+);
+
+const TOKEN: &str = "am-token-for-scripts";
+const SEED_ALERT: &str = "[告警] Pod CrashLoopBackOff\n服务: user-service\n命名空间: production";
+
+fn today() -> String {
+    use warden_actors::clock::{Clock, SystemClock};
+    SystemClock.now().format("%Y%m%d").to_string()
+}
+
+async fn spawn(backend: Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, &[("ALERTMANAGER_WEBHOOK_TOKEN", TOKEN)]).await
+}
+
+async fn post_alert(app: &TestApp, token: &str, message: &str) -> Value {
+    let res = app
+        .post("/api/alert", json!({"message": message, "sender_id": "alert_bot"}), Some(token))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.body["success"], true);
+    res.body["data"].clone()
+}
+
+async fn free_text_alerts_become_incidents_once(backend: Backend) {
+    let Some(app) = spawn(backend).await else { return };
+    let admin = app.admin().await;
+    let first = post_alert(&app, &admin, SEED_ALERT).await;
+    let id = first["incident_id"].as_str().unwrap().to_string();
+    let day = today();
+    assert_eq!(id, format!("INC-{day}-001"));
+    assert_eq!(
+        (first["status"].as_str(), first["message"].as_str()),
+        (Some("accepted"), Some("告警已接收，开始处理"))
+    );
+    assert!(first.get("duplicate").is_none());
+
+    // The same problem again, differently spaced and cased, from a script's token.
+    let again = post_alert(
+        &app,
+        TOKEN,
+        "[FIRING]  pod crashloopbackoff\nservice: user-service\nnamespace: production",
+    )
+    .await;
+    assert_eq!(
+        (again["incident_id"].as_str(), again["duplicate"].as_bool()),
+        (Some(id.as_str()), Some(true))
+    );
+    let other = post_alert(&app, &admin, "【告警】MySQL 慢查询激增\n级别: P1\n主机: db-01").await;
+    assert_eq!(other["incident_id"], format!("INC-{day}-002"));
+
+    let res = app.get(&format!("/api/incidents/{id}"), Some(&admin)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let data = &res.body["data"];
+    assert_eq!(data["title"], "Pod CrashLoopBackOff");
+    assert_eq!(
+        (data["service"].as_str(), data["namespace"].as_str()),
+        (Some("user-service"), Some("production"))
+    );
+    assert_eq!(
+        (data["status"].as_str(), data["category"].as_str(), data["source"].as_str()),
+        (Some("open"), Some("kubernetes"), Some("alert_bot"))
+    );
+    let types: Vec<&str> =
+        data["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["alert_received", "duplicate_alert"]);
+    let res = app.get(&format!("/api/incidents/{id}/events"), Some(&admin)).await;
+    let events = res.body["data"]["events"].as_array().unwrap().clone();
+    assert_eq!(
+        (events[0]["id"].as_str(), events[1]["id"].as_str()),
+        (Some("evt_001"), Some("evt_002"))
+    );
+    assert_eq!(events[0]["data"]["message"], SEED_ALERT);
+    assert_eq!(events[0]["data"]["sender_id"], "alert_bot");
+
+    let list = app.get("/api/incidents?page=1&page_size=1", Some(&admin)).await;
+    assert_eq!(list.body["data"]["total"], 2, "{}", list.text);
+    assert_eq!(
+        (
+            list.body["data"]["total_pages"].as_i64(),
+            list.body["data"]["items"].as_array().unwrap().len()
+        ),
+        (Some(2), 1)
+    );
+    let found = app.get("/api/incidents?search=crashloop&status=open", Some(&admin)).await;
+    assert_eq!(found.body["data"]["total"], 1);
+    let high = app
+        .get(&format!("/api/incidents?severity=high&start_date={}-01-01", &day[..4]), Some(&admin))
+        .await;
+    assert_eq!(high.body["data"]["total"], 1, "{}", high.text);
+    assert_eq!(
+        app.get("/api/incidents?end_date=2000-01-01", Some(&admin)).await.body["data"]["total"],
+        0
+    );
+
+    let bad = app.get("/api/incidents?page=0", Some(&admin)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["error"]["code"], "VALIDATION_ERROR");
+    assert_eq!(bad.body["error"]["message"], "参数验证失败");
+    assert_eq!(bad.body["error"]["details"][0]["field"], "page");
+    assert_eq!(
+        app.get("/api/incidents?status=weird", Some(&admin)).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let missing = app.get("/api/incidents/INC-19990101-001", Some(&admin)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.body["error"]["message"], "Incident 不存在");
+    assert_eq!(app.get("/api/incidents", None).await.status, StatusCode::UNAUTHORIZED);
+    let res = app.post("/api/alert", json!({"sender_id": "x"}), Some(&admin)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(res.body["error"]["details"][0]["field"], "message");
+    assert_eq!(
+        app.post("/api/alert", json!({"message": "x"}), Some("wrong")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn concurrent_intake_keeps_ids_unique(backend: Backend) {
+    let Some(app) = spawn(backend).await else { return };
+    let admin = app.admin().await;
+    let posts = (0..20).map(|i| {
+        let app = &app;
+        let admin = admin.clone();
+        async move { post_alert(app, &admin, &format!("[ALERT] problem number {i}")).await }
+    });
+    let answers = futures_util::future::join_all(posts).await;
+    let mut ids: Vec<String> =
+        answers.iter().map(|a| a["incident_id"].as_str().unwrap().to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "{ids:?}");
+    let day = today();
+    let expected: Vec<String> = (1..=20).map(|n| format!("INC-{day}-{n:03}")).collect();
+    assert_eq!(ids, expected);
+}
+
+async fn a_rule_alert_and_its_run_write_the_timeline(backend: Backend) {
+    let Some(app) = spawn(backend).await else { return };
+    let admin = app.admin().await;
+    let agent = app.agent_token(&admin).await;
+    let host = app.register_host(&agent, "incident-host").await;
+    let res = app
+        .post(
+            "/api/v1/alert-rules",
+            json!({"name": "Memory pressure", "metric": "memory_percent", "operator": ">",
+            "threshold": 80, "duration_seconds": 0, "severity": "critical"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let res = app
+        .post(
+            "/api/v1/agent/metrics",
+            json!({"host_id": host, "memory_percent": 97.0}),
+            Some(&agent),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+
+    let mut incident = Value::Null;
+    for _ in 0..400 {
+        let list = app.get("/api/incidents", Some(&admin)).await;
+        if let Some(first) = list.body["data"]["items"].as_array().and_then(|i| i.first()) {
+            incident = first.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let id = incident["id"].as_str().expect("an incident for the alert").to_string();
+    assert_eq!(
+        (incident["severity"].as_str(), incident["source"].as_str()),
+        (Some("critical"), Some("rule"))
+    );
+    let detail = app.get(&format!("/api/incidents/{id}"), Some(&admin)).await.body["data"].clone();
+    let alert = detail["alert_id"].as_i64().unwrap();
+    let status = app.get("/api/status", Some(&admin)).await;
+    assert_eq!(status.body["data"]["active_incidents"], 1);
+
+    let run = app.post(&format!("/api/v1/alerts/{alert}/remediate"), json!({}), Some(&admin)).await;
+    assert_eq!(run.body["status"], "pending_approval", "{}", run.text);
+    let run_id = run.body["id"].as_i64().unwrap();
+    wait_until("the incident awaits approval", || async {
+        app.get(&format!("/api/incidents/{id}"), Some(&admin)).await.body["data"]["status"]
+            == "awaiting_approval"
+    })
+    .await;
+    assert_eq!(app.get("/api/status", Some(&admin)).await.body["data"]["pending_approvals"], 1);
+    let res = app
+        .post(
+            &format!("/api/v1/remediations/{run_id}/approve"),
+            json!({"comment": "go"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    wait_until("the incident is resolved", || async {
+        app.get(&format!("/api/incidents/{id}"), Some(&admin)).await.body["data"]["status"]
+            == "resolved"
+    })
+    .await;
+    let detail = app.get(&format!("/api/incidents/{id}"), Some(&admin)).await.body["data"].clone();
+    assert_eq!(detail["resolution"], "fixed");
+    assert_eq!(detail["proposal"]["risk_level"], "medium");
+    assert_eq!(detail["proposal"]["runbook"], "memory_pressure");
+    assert_eq!(detail["execution_result"]["success"], true);
+    let types: Vec<&str> =
+        detail["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "alert_received",
+            "proposal_created",
+            "approval_requested",
+            "approved",
+            "execution_started",
+            "execution_completed",
+            "incident_resolved"
+        ]
+    );
+    assert_eq!(detail["events"][3]["data"]["by"], "admin@example.com");
+    assert_eq!(app.get("/api/status", Some(&admin)).await.body["data"]["active_incidents"], 0);
+}
+
+async fn the_event_stream_sends_created_incidents(backend: Backend) {
+    let Some(app) = spawn(backend).await else { return };
+    let admin = app.admin().await;
+    assert_eq!(
+        app.client.get(app.url("/api/events")).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let mut res =
+        app.client.get(app.url(&format!("/api/events?token={admin}"))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    // The stream is live: what is created after subscribing is sent.
+    let created = post_alert(&app, &admin, SEED_ALERT).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = String::new();
+    while !seen.contains("\n\n") || !seen.contains("incident_created") {
+        let chunk = tokio::time::timeout_at(deadline, res.chunk()).await.expect("an event in time");
+        seen.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("stream open")));
+    }
+    let data = seen
+        .lines()
+        .skip_while(|l| *l != "event: incident_created")
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("data line");
+    let data: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(
+        data,
+        json!({"id": created["incident_id"], "title": "Pod CrashLoopBackOff", "severity": "medium"})
+    );
+}
