@@ -2,8 +2,10 @@
 //! rejections, expiry, blocked runs, custom runbooks and their validation, the local
 //! executor (rollback, timeouts that kill a `sleep`), and a restart mid-run.
 
+use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{wait_until, Backend, TestApp};
 
@@ -15,6 +17,7 @@ crate::backend_cases!(
     custom_runbooks_are_validated_and_managed,
     local_executor_rolls_back_and_kills_on_timeout,
     a_restart_mid_run_marks_it_interrupted,
+    the_agent_executor_runs_commands_over_the_agent_socket,
 );
 
 struct Setup {
@@ -417,4 +420,84 @@ async fn a_restart_mid_run_marks_it_interrupted(backend: Backend) {
     // The alert may be remediated again.
     let again = s.trigger(alert).await;
     assert_ne!(again["id"], id);
+}
+
+async fn the_agent_executor_runs_commands_over_the_agent_socket(backend: Backend) {
+    let Some(s) = setup(backend).await else { return };
+    s.app.set_settings(&s.admin, json!({"remediation_executor": "agent"})).await;
+    s.runbook(json!({"name": "via-agent", "match_alert_types": ["cpu_percent"], "risk_level": "auto",
+        "steps": [{"name": "first", "command": "echo from-agent", "timeout_sec": 5},
+                  {"name": "second", "command": "systemctl restart nginx", "timeout_sec": 5}],
+        "verify_steps": [{"name": "check", "command": "systemctl is-active nginx", "timeout_sec": 5}]}))
+        .await;
+
+    // No agent connected: the first step fails with that reason.
+    let alert = s.fire("CPU hot", "cpu_percent").await;
+    let id = s.trigger(alert).await["id"].as_i64().unwrap();
+    let run = s.wait_status(id, "failed").await;
+    assert_eq!(
+        run["command_results_json"][0]["error"], "the host's agent is not connected",
+        "{run}"
+    );
+
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        s.app.ws_url(&format!("/api/v1/agent/ws/{}", s.host)),
+    )
+    .unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {}", s.agent).parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    wait_until("the agent is connected", || async {
+        s.app.get(&format!("/api/v1/hosts/{}", s.host), Some(&s.admin)).await.body
+            ["agent_connected"]
+            == true
+    })
+    .await;
+    let id = s.trigger(alert).await["id"].as_i64().unwrap();
+    let mut commands = Vec::new();
+    for _ in 0..3 {
+        let frame = loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+                .await
+                .expect("a command in time")
+                .expect("socket open")
+                .expect("frame");
+            if let Message::Text(t) = msg {
+                break serde_json::from_str::<Value>(&t).unwrap();
+            }
+        };
+        assert_eq!(
+            (frame["type"].as_str(), frame["timeout_sec"].as_u64()),
+            (Some("exec_command"), Some(5))
+        );
+        let request = frame["request_id"].clone();
+        let command = frame["command"].as_str().unwrap().to_string();
+        // Streamed output, then the result; the second step is refused by this agent.
+        let replies = if command.contains("restart") {
+            vec![
+                json!({"type": "command_result", "request_id": request, "status": "refused", "error": "not on my watch"}),
+            ]
+        } else {
+            vec![
+                json!({"type": "command_output", "request_id": request, "stream": "stdout", "data": "from-"}),
+                json!({"type": "command_output", "request_id": request, "stream": "stdout", "data": "agent\n"}),
+                json!({"type": "command_result", "request_id": request, "exit_code": 0}),
+            ]
+        };
+        for reply in replies {
+            ws.send(Message::Text(reply.to_string().into())).await.unwrap();
+        }
+        commands.push(command);
+        if commands.len() == 2 {
+            break;
+        }
+    }
+    let run = s.wait_status(id, "failed").await;
+    assert_eq!(commands, ["echo from-agent", "systemctl restart nginx"]);
+    let results = run["command_results_json"].as_array().unwrap();
+    assert_eq!(
+        (results[0]["stdout"].as_str(), results[0]["exit_code"].as_i64()),
+        (Some("from-agent\n"), Some(0))
+    );
+    assert_eq!(results[1]["error"], "the agent refused the command: not on my watch");
+    assert_eq!(results[1]["executor"], "agent");
 }
