@@ -40,8 +40,16 @@ const SHORTHANDS: &[(&str, &str)] = &[
     ("ALERTMANAGER_WEBHOOK_TOKEN", "alertmanager.webhook_token"),
     ("ALERTMANAGER_WEBHOOK_SECRET", "alertmanager.webhook_secret"),
     ("WARDEN_PUBLIC_URL", "notify.public_url"),
+    ("LARK_APP_ID", "feishu.app_id"),
+    ("LARK_APP_SECRET", "feishu.app_secret"),
+    ("LARK_VERIFICATION_TOKEN", "feishu.verification_token"),
+    ("LARK_ENCRYPT_KEY", "feishu.encrypt_key"),
+    // The FEISHU_* names win over their LARK_* aliases.
     ("FEISHU_APP_ID", "feishu.app_id"),
     ("FEISHU_APP_SECRET", "feishu.app_secret"),
+    ("FEISHU_VERIFICATION_TOKEN", "feishu.verification_token"),
+    ("FEISHU_ENCRYPT_KEY", "feishu.encrypt_key"),
+    ("FEISHU_ALERT_BOT_IDS", "feishu.alert_bot_ids"),
 ];
 
 impl Config {

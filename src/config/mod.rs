@@ -85,6 +85,22 @@ pub struct FeishuConfig {
     pub app_id: String,
     pub app_secret: String,
     pub api_base_url: String,
+    pub verification_token: String,
+    pub encrypt_key: String,
+    pub alert_bot_ids: String,
+    pub max_skew_secs: u64,
+}
+
+impl FeishuConfig {
+    /// The configured alert-bot sender ids.
+    pub fn alert_bots(&self) -> Vec<String> {
+        self.alert_bot_ids
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::bot::{health, incidents};
+use super::bot::{health, incidents, lark};
 use super::v1::{
     agent, agent_tokens, alerts, audit, auth, dashboard, databases, hosts, logs, notifications,
     remediations, services, settings, users, webhooks,
@@ -52,6 +52,7 @@ impl Modify for BearerAuth {
         super::ws::dashboard, super::ws::logs, super::ws::agent,
         health::healthz, health::metrics, health::status,
         incidents::list, incidents::get_one, incidents::events, incidents::receive, incidents::stream,
+        lark::event, lark::card_action,
     )
 )]
 pub struct ApiDoc;

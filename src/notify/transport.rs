@@ -431,12 +431,13 @@ pub fn feishu_card(msg: &Message, buttons: bool, decided: Option<&str>) -> Value
             elements.push(json!({"tag": "div", "text": {"tag": "lark_md", "content": decision}}));
         }
         (None, Some(run_id)) if buttons && msg.is_approval() => {
-            let run = run_id.to_string();
+            // The contract `/lark/card/action` reads (issue 8): {action, remediation_id}.
+            let run = run_id;
             elements.push(json!({"tag": "action", "actions": [
                 {"tag": "button", "type": "primary", "text": {"tag": "plain_text", "content": "Approve / 批准"},
-                 "value": {"action": "approve", "run_id": run}},
+                 "value": {"action": "approve", "remediation_id": run}},
                 {"tag": "button", "type": "danger", "text": {"tag": "plain_text", "content": "Reject / 拒绝"},
-                 "value": {"action": "reject", "run_id": run}},
+                 "value": {"action": "reject", "remediation_id": run}},
             ]}));
         }
         _ => {}
@@ -469,8 +470,8 @@ mod tests {
     fn approval_cards_carry_buttons_only_from_the_app_bot() {
         let card = feishu_card(&approval(), true, None);
         let actions = &card["elements"][1]["actions"];
-        assert_eq!(actions[0]["value"], json!({"action": "approve", "run_id": "42"}));
-        assert_eq!(actions[1]["value"], json!({"action": "reject", "run_id": "42"}));
+        assert_eq!(actions[0]["value"], json!({"action": "approve", "remediation_id": 42}));
+        assert_eq!(actions[1]["value"], json!({"action": "reject", "remediation_id": 42}));
         let custom = feishu_card(&approval(), false, None);
         assert_eq!(custom["elements"].as_array().map(Vec::len), Some(1), "no buttons: {custom}");
         let decided = feishu_card(&approval(), true, Some("Approved by ops"));

@@ -181,6 +181,24 @@ impl Db {
         with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)
     }
 
+    /// The alert's run waiting for approval, if any.
+    pub async fn pending_run_for_alert(
+        &self,
+        alert_id: i64,
+    ) -> Result<Option<RunRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM remediation_runs WHERE alert_id = $1 AND status = 'pending_approval' \
+             ORDER BY id DESC LIMIT 1"
+        );
+        with_pool!(self, pool => sqlx::query_as(&sql).bind(alert_id).fetch_optional(pool).await)
+    }
+
+    /// The alert's newest run.
+    pub async fn latest_run_for_alert(&self, alert_id: i64) -> Result<Option<RunRow>, sqlx::Error> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM remediation_runs WHERE alert_id = $1 ORDER BY id DESC LIMIT 1");
+        with_pool!(self, pool => sqlx::query_as(&sql).bind(alert_id).fetch_optional(pool).await)
+    }
+
     pub async fn run_events(&self, id: i64) -> Result<Vec<EventRow>, sqlx::Error> {
         with_pool!(self, pool => sqlx::query_as(
             "SELECT from_status, to_status, actor, actor_id, comment, reason, at FROM remediation_events \

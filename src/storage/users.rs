@@ -17,6 +17,8 @@ pub struct UserRow {
     pub role: String,
     pub is_active: bool,
     pub token_version: i64,
+    /// The user's Feishu open_id: who may click approval buttons in Feishu cards.
+    pub feishu_open_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -43,16 +45,27 @@ pub struct UserChanges {
     pub name: Option<String>,
     pub role: Option<Role>,
     pub is_active: Option<bool>,
+    /// `Some("")` clears it.
+    pub feishu_open_id: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, email, name, hashed_password, role, is_active, token_version, created_at, updated_at";
+const COLUMNS: &str = "id, email, name, hashed_password, role, is_active, token_version, \
+     feishu_open_id, created_at, updated_at";
 
 fn last_admin() -> DomainError {
     DomainError::conflict("the last active admin cannot be demoted, disabled or deleted")
 }
 
 impl Db {
+    /// The active user a Feishu operator (open_id) maps to.
+    pub async fn user_by_feishu_open_id(
+        &self,
+        open_id: &str,
+    ) -> Result<Option<UserRow>, sqlx::Error> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE feishu_open_id = $1 AND is_active");
+        with_pool!(self, pool => sqlx::query_as(&sql).bind(open_id).fetch_optional(pool).await)
+    }
+
     /// Creates a user. With `role` `None` the first user ever becomes `admin` and later
     /// ones `viewer`, decided inside the insert so two first registrations cannot both
     /// become admin.
@@ -140,6 +153,7 @@ impl Db {
             "UPDATE users SET name = COALESCE($2, name), role = COALESCE($3, role), \
              is_active = COALESCE($4, is_active), \
              token_version = token_version + CASE WHEN $4 = FALSE AND is_active THEN 1 ELSE 0 END, \
+             feishu_open_id = CASE WHEN $6 IS NULL THEN feishu_open_id ELSE NULLIF($6, '') END, \
              updated_at = $5 WHERE id = $1 RETURNING {COLUMNS}"
         );
         let role = changes.role.map(Role::as_str);
@@ -154,6 +168,7 @@ impl Db {
                 .bind(role)
                 .bind(changes.is_active)
                 .bind(now)
+                .bind(changes.feishu_open_id.as_deref())
                 .fetch_optional(&mut *tx)
                 .await?;
             let row = row.ok_or_else(|| DomainError::not_found("用户不存在"))?;

@@ -131,6 +131,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/incidents/{id}/events"),
     ("post", "/api/alert"),
     ("get", "/api/events"),
+    ("post", "/lark/event"),
+    ("post", "/lark/card/action"),
 ];
 
 async fn openapi_documents_every_route(app: TestApp) {

@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod cli;
 mod errors;
+mod feishu;
 mod health;
 mod incidents;
 mod ingest_reads;

@@ -191,8 +191,8 @@ async fn feishu_app_bot_sends_approval_buttons_and_updates_the_card(backend: Bac
     assert_eq!(sent[0].body["receive_id"], "oc_chat");
     let card: Value = serde_json::from_str(sent[0].body["content"].as_str().unwrap()).unwrap();
     let buttons = &card["elements"][1]["actions"];
-    assert_eq!(buttons[0]["value"], json!({"action": "approve", "run_id": "42"}), "{card}");
-    assert_eq!(buttons[1]["value"], json!({"action": "reject", "run_id": "42"}));
+    assert_eq!(buttons[0]["value"], json!({"action": "approve", "remediation_id": 42}), "{card}");
+    assert_eq!(buttons[1]["value"], json!({"action": "reject", "remediation_id": 42}));
     assert!(card["elements"][0]["text"]["content"]
         .as_str()
         .unwrap()

@@ -25,6 +25,8 @@ pub mod event {
     pub const DUPLICATE_ALERT: &str = "duplicate_alert";
     pub const DIAGNOSIS_STARTED: &str = "diagnosis_started";
     pub const DIAGNOSIS_COMPLETED: &str = "diagnosis_completed";
+    pub const DIAGNOSIS_CONFIRMED: &str = "diagnosis_confirmed";
+    pub const DIAGNOSIS_REJECTED: &str = "diagnosis_rejected";
     pub const PROPOSAL_CREATED: &str = "proposal_created";
     pub const APPROVAL_REQUESTED: &str = "approval_requested";
     pub const APPROVED: &str = "approved";

@@ -3,6 +3,7 @@
 
 pub mod health;
 pub mod incidents;
+pub mod lark;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -19,4 +20,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/incidents/{id}/events", get(incidents::events))
         .route("/api/alert", post(incidents::receive))
         .route("/api/events", get(incidents::stream))
+        .route("/lark/event", post(lark::event))
+        .route("/lark/card/action", post(lark::card_action))
 }

@@ -27,6 +27,8 @@ pub struct UserOut {
     /// admin, operator or viewer
     pub role: String,
     pub is_active: bool,
+    /// Feishu open_id mapped to this user (approvals from Feishu cards).
+    pub feishu_open_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -39,6 +41,7 @@ impl From<UserRow> for UserOut {
             name: u.name,
             role: u.role,
             is_active: u.is_active,
+            feishu_open_id: u.feishu_open_id,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }

@@ -178,6 +178,23 @@ async fn decide(
     approve: bool,
     body: DecisionIn,
 ) -> Result<Json<Value>, ApiError> {
+    let comment = body.comment.filter(|c| !c.trim().is_empty());
+    let row = decide_run(state, user.id, ip, id, approve, comment, "api").await?;
+    Ok(Json(run_json(&row)))
+}
+
+/// Approves or rejects a run waiting for approval, through its actor, and audits it;
+/// the REST routes and Feishu card buttons both come here. `via` is recorded in the
+/// audit entry (`api` or `feishu`).
+pub async fn decide_run(
+    state: &AppState,
+    user_id: i64,
+    ip: &ClientIp,
+    id: i64,
+    approve: bool,
+    comment: Option<String>,
+    via: &str,
+) -> Result<RunRow, ApiError> {
     let verb = if approve { "approve" } else { "reject" };
     let row = run_or_404(state, id).await?;
     if row.status != RunStatus::PendingApproval.as_str() {
@@ -186,13 +203,9 @@ async fn decide(
             row.status
         )));
     }
-    let by = state
-        .db
-        .user_by_id(user.id)
-        .await?
-        .map_or_else(|| format!("user {}", user.id), |u| u.email);
-    let comment = body.comment.filter(|c| !c.trim().is_empty());
-    let decision = Decision { by, by_id: Some(user.id), comment: comment.clone() };
+    let by =
+        state.db.user_by_id(user_id).await?.map_or_else(|| format!("user {user_id}"), |u| u.email);
+    let decision = Decision { by, by_id: Some(user_id), comment: comment.clone() };
     let outcome = state
         .remediation
         .call(
@@ -217,13 +230,13 @@ async fn decide(
         }
     }
     let action = if approve { "approve_remediation" } else { "reject_remediation" };
-    let detail = comment.map(|c| json!({"comment": c}));
-    let mut entry = Audit::new(Some(user.id), action, "remediation_log").resource(id).ip(ip);
-    if let Some(detail) = detail {
-        entry = entry.detail(detail);
-    }
-    audit(state, entry).await;
-    Ok(Json(run_json(&run_or_404(state, id).await?)))
+    let detail = json!({"comment": comment, "via": via});
+    audit(
+        state,
+        Audit::new(Some(user_id), action, "remediation_log").resource(id).ip(ip).detail(detail),
+    )
+    .await;
+    run_or_404(state, id).await
 }
 
 /// Approve a run waiting for approval; it executes at once.

@@ -43,6 +43,8 @@ pub struct UserUpdate {
     pub name: Option<String>,
     pub role: Option<String>,
     pub is_active: Option<bool>,
+    /// Feishu open_id (`ou_…`); an empty string clears it.
+    pub feishu_open_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -150,7 +152,24 @@ pub async fn update(
         detail.insert("is_active".into(), Value::Bool(active));
         changes.is_active = Some(active);
     }
-    let user = state.db.update_user(id, &changes, state.clock.now()).await?;
+    if let Some(open_id) = &body.feishu_open_id {
+        let open_id = open_id.trim();
+        if open_id.chars().count() > 128 || open_id.chars().any(char::is_whitespace) {
+            return Err(ApiError::field(
+                &["body", "feishu_open_id"],
+                "value_error",
+                "feishu_open_id must be a Feishu id such as ou_… (no spaces, at most 128 characters)",
+            ));
+        }
+        detail.insert("feishu_open_id".into(), Value::String(open_id.to_string()));
+        changes.feishu_open_id = Some(open_id.to_string());
+    }
+    let user = match state.db.update_user(id, &changes, state.clock.now()).await {
+        Err(crate::storage::users::StoreError::Db(e)) if is_unique_violation(&e) => {
+            return Err(ApiError::conflict("feishu_open_id is already mapped to another user"))
+        }
+        other => other?,
+    };
     user_changed(&state, id);
     audit(
         &state,
