@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod databases;
 pub mod hosts;
 pub mod incidents;
+pub mod knowledge;
 pub mod logs;
 pub mod notifications;
 pub mod remediation;

@@ -132,6 +132,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/alert"),
     ("get", "/api/events"),
     ("post", "/lark/event"),
+    ("get", "/api/knowledge"),
+    ("post", "/api/knowledge"),
+    ("get", "/api/knowledge/{id}"),
+    ("put", "/api/knowledge/{id}"),
+    ("delete", "/api/knowledge/{id}"),
+    ("get", "/api/environment-context"),
+    ("put", "/api/environment-context"),
     ("post", "/lark/card/action"),
 ];
 

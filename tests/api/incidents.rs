@@ -14,6 +14,7 @@ crate::backend_cases!(
     concurrent_intake_keeps_ids_unique,
     a_rule_alert_and_its_run_write_the_timeline,
     the_event_stream_sends_created_incidents,
+    knowledge_and_environment_context_are_managed,
 );
 
 const TOKEN: &str = "am-token-for-scripts";
@@ -264,5 +265,90 @@ async fn the_event_stream_sends_created_incidents(backend: Backend) {
     assert_eq!(
         data,
         json!({"id": created["incident_id"], "title": "Pod CrashLoopBackOff", "severity": "medium"})
+    );
+}
+
+async fn knowledge_and_environment_context_are_managed(backend: Backend) {
+    let Some(app) = spawn(backend).await else { return };
+    let admin = app.admin().await;
+    let (_, viewer) = app.user_with_role(&admin, "viewer@example.com", "viewer").await;
+    let entry = json!({"title": "Pod OOMKilled 处理方案", "content": "当 Pod 因 OOMKilled 重启时...",
+        "category": "kubernetes", "tags": ["pod", "oom", "memory"]});
+    assert_eq!(
+        app.post("/api/knowledge", entry.clone(), Some(&viewer)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let res = app.post("/api/knowledge", entry.clone(), Some(&admin)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let id = res.body["data"]["id"].as_i64().unwrap();
+    assert_eq!(res.body["data"]["tags"], json!(["pod", "oom", "memory"]));
+    app.post(
+        "/api/knowledge",
+        json!({"title": "MySQL 慢查询", "content": "检查索引", "category": "database"}),
+        Some(&admin),
+    )
+    .await;
+
+    let list = app.get("/api/knowledge?category=kubernetes", Some(&viewer)).await;
+    assert_eq!(list.body["data"]["total"], 1, "{}", list.text);
+    for search in ["OOMKILLED", "memory", "索引"] {
+        let found = app.get(&format!("/api/knowledge?search={search}"), Some(&viewer)).await;
+        assert_eq!(found.body["data"]["total"], 1, "{search}: {}", found.text);
+    }
+    let bad =
+        app.post("/api/knowledge", json!({"title": "  ", "content": "x"}), Some(&admin)).await;
+    assert_eq!(
+        (bad.status, bad.body["error"]["details"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("title"))
+    );
+    let res = app
+        .put(&format!("/api/knowledge/{id}"), json!({"content": "增加 memory limit"}), Some(&admin))
+        .await;
+    assert_eq!(
+        (res.body["data"]["content"].as_str(), res.body["data"]["title"].as_str()),
+        (Some("增加 memory limit"), Some("Pod OOMKilled 处理方案"))
+    );
+    assert_eq!(
+        app.delete(&format!("/api/knowledge/{id}"), Some(&admin)).await.status,
+        StatusCode::OK
+    );
+    let gone = app.get(&format!("/api/knowledge/{id}"), Some(&admin)).await;
+    assert_eq!(
+        (gone.status, gone.body["error"]["message"].as_str()),
+        (StatusCode::NOT_FOUND, Some("知识条目不存在"))
+    );
+
+    let empty = app.get("/api/environment-context", Some(&viewer)).await;
+    assert_eq!(
+        empty.body["data"],
+        json!({"services": [], "infrastructure": {}, "alert_definitions": {}})
+    );
+    let ctx = json!({"services": [{"name": "user-service", "namespace": "production", "dependencies": ["postgres", "redis"]}],
+        "infrastructure": {"cluster": "prod-cluster", "nodes": 10, "databases": ["postgres", "mysql"]}});
+    let res = app.put("/api/environment-context", ctx.clone(), Some(&admin)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let res = app
+        .put(
+            "/api/environment-context",
+            json!({"alert_definitions": {"critical": "影响用户访问的严重问题"}}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let got = app.get("/api/environment-context", Some(&viewer)).await.body["data"].clone();
+    assert_eq!(got["services"], ctx["services"]);
+    assert_eq!(got["alert_definitions"]["critical"], "影响用户访问的严重问题");
+    for (bad, field) in [
+        (json!({"services": [{"namespace": "x"}]}), "services.0.name"),
+        (json!({"services": [{"name": "a", "dependencies": [1]}]}), "services.0.dependencies"),
+        (json!({"colour": "blue"}), "colour"),
+    ] {
+        let res = app.put("/api/environment-context", bad.clone(), Some(&admin)).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(res.body["error"]["details"][0]["field"], field, "{}", res.text);
+    }
+    assert_eq!(
+        app.put("/api/environment-context", json!({}), Some(&viewer)).await.status,
+        StatusCode::FORBIDDEN
     );
 }

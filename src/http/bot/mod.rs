@@ -3,6 +3,7 @@
 
 pub mod health;
 pub mod incidents;
+pub mod knowledge;
 pub mod lark;
 
 use axum::routing::{get, post};
@@ -20,6 +21,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/incidents/{id}/events", get(incidents::events))
         .route("/api/alert", post(incidents::receive))
         .route("/api/events", get(incidents::stream))
+        .route("/api/knowledge", get(knowledge::list).post(knowledge::create))
+        .route(
+            "/api/knowledge/{id}",
+            get(knowledge::get_one).put(knowledge::update).delete(knowledge::remove),
+        )
+        .route("/api/environment-context", get(knowledge::get_context).put(knowledge::put_context))
         .route("/lark/event", post(lark::event))
         .route("/lark/card/action", post(lark::card_action))
 }

@@ -1,0 +1,116 @@
+//! Knowledge base entries and the environment context.
+
+use chrono::{DateTime, Utc};
+
+use super::{page_bounds, with_pool, Db, Page};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KnowledgeRow {
+    pub id: i64,
+    pub title: String,
+    pub content: String,
+    pub category: String,
+    /// JSON list of strings.
+    pub tags: String,
+    pub created_by: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KnowledgeFields {
+    pub title: String,
+    pub content: String,
+    pub category: String,
+    pub tags: Vec<String>,
+}
+
+const COLUMNS: &str = "id, title, content, category, tags, created_by, created_at, updated_at";
+
+impl Db {
+    pub async fn list_knowledge(
+        &self,
+        category: Option<&str>,
+        search: Option<&str>,
+        page: u32,
+        page_size: u32,
+    ) -> Result<Page<KnowledgeRow>, sqlx::Error> {
+        let (offset, limit) = page_bounds(page, page_size);
+        let like = search.map(|s| format!("%{}%", s.to_lowercase()));
+        let filter = "WHERE ($1 IS NULL OR category = $1) AND ($2 IS NULL OR LOWER(title) LIKE $2 \
+             OR LOWER(content) LIKE $2 OR LOWER(tags) LIKE $2)";
+        let count_sql = format!("SELECT COUNT(*) FROM knowledge_entries {filter}");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM knowledge_entries {filter} ORDER BY updated_at DESC, id DESC LIMIT $3 OFFSET $4"
+        );
+        with_pool!(self, pool => {
+            let total: i64 = sqlx::query_scalar(&count_sql).bind(category).bind(&like).fetch_one(pool).await?;
+            let items = sqlx::query_as(&sql).bind(category).bind(&like).bind(limit).bind(offset)
+                .fetch_all(pool).await?;
+            Ok(Page { items, total })
+        })
+    }
+
+    pub async fn knowledge(&self, id: i64) -> Result<Option<KnowledgeRow>, sqlx::Error> {
+        let sql = format!("SELECT {COLUMNS} FROM knowledge_entries WHERE id = $1");
+        with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)
+    }
+
+    pub async fn create_knowledge(
+        &self,
+        f: &KnowledgeFields,
+        by: i64,
+        now: DateTime<Utc>,
+    ) -> Result<KnowledgeRow, sqlx::Error> {
+        let sql = format!(
+            "INSERT INTO knowledge_entries (title, content, category, tags, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLUMNS}"
+        );
+        let tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
+        with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(&f.title).bind(&f.content).bind(&f.category).bind(tags).bind(by).bind(now)
+            .fetch_one(pool).await)
+    }
+
+    pub async fn update_knowledge(
+        &self,
+        id: i64,
+        f: &KnowledgeFields,
+        now: DateTime<Utc>,
+    ) -> Result<Option<KnowledgeRow>, sqlx::Error> {
+        let sql = format!(
+            "UPDATE knowledge_entries SET title = $2, content = $3, category = $4, tags = $5, updated_at = $6 \
+             WHERE id = $1 RETURNING {COLUMNS}"
+        );
+        let tags = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
+        with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(id).bind(&f.title).bind(&f.content).bind(&f.category).bind(tags).bind(now)
+            .fetch_optional(pool).await)
+    }
+
+    pub async fn delete_knowledge(&self, id: i64) -> Result<bool, sqlx::Error> {
+        with_pool!(self, pool => sqlx::query("DELETE FROM knowledge_entries WHERE id = $1")
+            .bind(id).execute(pool).await.map(|r| r.rows_affected() > 0))
+    }
+
+    /// The stored environment context document, if any was saved.
+    pub async fn environment_context(
+        &self,
+    ) -> Result<Option<(String, DateTime<Utc>)>, sqlx::Error> {
+        with_pool!(self, pool => sqlx::query_as("SELECT data, updated_at FROM environment_context WHERE id = 1")
+            .fetch_optional(pool).await)
+    }
+
+    pub async fn save_environment_context(
+        &self,
+        data: &str,
+        by: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO environment_context (id, data, updated_by, updated_at) VALUES (1, $1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_by = excluded.updated_by, \
+             updated_at = excluded.updated_at")
+            .bind(data).bind(by).bind(now).execute(pool).await.map(|_| ()))
+    }
+}
