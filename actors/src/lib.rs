@@ -32,6 +32,7 @@ pub mod live;
 pub mod login_limit;
 pub mod model;
 pub mod notify;
+pub mod plugins;
 pub mod ports;
 pub mod registry;
 pub mod remediation;

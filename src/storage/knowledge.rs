@@ -114,3 +114,50 @@ impl Db {
             .bind(data).bind(by).bind(now).execute(pool).await.map(|_| ()))
     }
 }
+
+/// Usage of one plugin from its recorded calls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PluginUsage {
+    pub calls: i64,
+    pub avg_duration_secs: Option<f64>,
+    pub success_rate: Option<f64>,
+}
+
+impl Db {
+    /// Records one plugin call (diagnosis writes these as it calls tools).
+    pub async fn record_plugin_call(
+        &self,
+        plugin: &str,
+        incident_id: Option<&str>,
+        duration_ms: i64,
+        success: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO plugin_calls (plugin, incident_id, duration_ms, success, at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(plugin).bind(incident_id).bind(duration_ms).bind(success).bind(at)
+            .execute(pool).await.map(|_| ()))
+    }
+
+    /// Usage per plugin name, from the recorded calls.
+    pub async fn plugin_usage(
+        &self,
+    ) -> Result<std::collections::HashMap<String, PluginUsage>, sqlx::Error> {
+        let rows: Vec<(String, i64, Option<f64>, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT plugin, COUNT(*), AVG(CAST(duration_ms AS DOUBLE PRECISION)), \
+             SUM(CASE WHEN success THEN 1 ELSE 0 END) FROM plugin_calls GROUP BY plugin")
+            .fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, calls, avg_ms, ok)| {
+                let usage = PluginUsage {
+                    calls,
+                    avg_duration_secs: avg_ms.map(|ms| (ms / 10.0).round() / 100.0),
+                    success_rate: (calls > 0)
+                        .then(|| (ok as f64 / calls as f64 * 100.0).round() / 100.0),
+                };
+                (name, usage)
+            })
+            .collect())
+    }
+}

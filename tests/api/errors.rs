@@ -132,6 +132,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/alert"),
     ("get", "/api/events"),
     ("post", "/lark/event"),
+    ("get", "/api/plugins"),
+    ("get", "/api/plugins/{name}"),
     ("get", "/api/knowledge"),
     ("post", "/api/knowledge"),
     ("get", "/api/knowledge/{id}"),
@@ -154,7 +156,8 @@ async fn openapi_documents_every_route(app: TestApp) {
         }
         // And the route really exists (anything but 404/405 proves it is routed).
         let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let concrete = path.replace("{id}", "1").replace("{host_id}", "1");
+        let concrete =
+            path.replace("{id}", "1").replace("{host_id}", "1").replace("{name}", "search_logs");
         let r = app.call(m, &concrete, None, None).await;
         assert!(
             r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED

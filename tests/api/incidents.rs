@@ -15,6 +15,7 @@ crate::backend_cases!(
     a_rule_alert_and_its_run_write_the_timeline,
     the_event_stream_sends_created_incidents,
     knowledge_and_environment_context_are_managed,
+    plugins_are_listed_with_measured_usage,
 );
 
 const TOKEN: &str = "am-token-for-scripts";
@@ -350,5 +351,44 @@ async fn knowledge_and_environment_context_are_managed(backend: Backend) {
     assert_eq!(
         app.put("/api/environment-context", json!({}), Some(&viewer)).await.status,
         StatusCode::FORBIDDEN
+    );
+}
+
+async fn plugins_are_listed_with_measured_usage(backend: Backend) {
+    let Some(app) = spawn(backend).await else { return };
+    let admin = app.admin().await;
+    let res = app.get("/api/plugins", Some(&admin)).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let data = &res.body["data"];
+    let total = data["total"].as_u64().unwrap();
+    assert_eq!(total, data["diagnostic"].as_u64().unwrap() + data["remediation"].as_u64().unwrap());
+    assert_eq!(data["plugins"].as_array().unwrap().len() as u64, total);
+    assert_eq!(app.get("/api/status", Some(&admin)).await.body["data"]["plugins_loaded"], total);
+
+    let fresh = app.get("/api/plugins/search_logs", Some(&admin)).await.body["data"].clone();
+    assert_eq!(
+        (fresh["category"].as_str(), fresh["usage_count"].as_i64()),
+        (Some("diagnostic"), Some(0))
+    );
+    assert_eq!(fresh["parameters"]["required"], json!(["query"]));
+    assert!(fresh["success_rate"].is_null());
+    // Usage comes from the recorded calls.
+    let now = app.state.clock.now();
+    for (ms, ok) in [(100, true), (300, true), (200, false), (400, true)] {
+        app.state.db.record_plugin_call("search_logs", None, ms, ok, now).await.unwrap();
+    }
+    let used = app.get("/api/plugins/search_logs", Some(&admin)).await.body["data"].clone();
+    assert_eq!(
+        (
+            used["usage_count"].as_i64(),
+            used["avg_duration"].as_f64(),
+            used["success_rate"].as_f64()
+        ),
+        (Some(4), Some(0.25), Some(0.75))
+    );
+    let missing = app.get("/api/plugins/list_pods_please", Some(&admin)).await;
+    assert_eq!(
+        (missing.status, missing.body["error"]["message"].as_str()),
+        (StatusCode::NOT_FOUND, Some("插件不存在"))
     );
 }

@@ -45,7 +45,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The system overview (seed 001): incidents not resolved, runs waiting for approval;
-/// plugin and LLM fields report what exists (none yet); dependency fields come from
+/// the plugin registry size; LLM status until diagnosis is configured; dependencies from
 /// real pings.
 #[utoipa::path(get, path = "/api/status", tag = "system", security(("bearer" = [])),
     responses((status = 200, description = "{success, data: {status, version, uptime, active_incidents, pending_approvals, plugins_loaded, llm_status, database_status, redis_status}}")))]
@@ -69,7 +69,7 @@ pub async fn status(State(state): State<AppState>, _user: AuthUser) -> Json<Valu
             "uptime": state.started.elapsed().as_secs(),
             "active_incidents": active_incidents,
             "pending_approvals": pending_approvals,
-            "plugins_loaded": 0,
+            "plugins_loaded": warden_actors::plugins::registry().len(),
             "llm_status": "not_configured",
             "database_status": if database_ok { "connected" } else { "disconnected" },
             "database_backend": state.db.backend(),

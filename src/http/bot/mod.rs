@@ -5,6 +5,7 @@ pub mod health;
 pub mod incidents;
 pub mod knowledge;
 pub mod lark;
+pub mod plugins;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -27,6 +28,8 @@ pub fn router() -> Router<AppState> {
             get(knowledge::get_one).put(knowledge::update).delete(knowledge::remove),
         )
         .route("/api/environment-context", get(knowledge::get_context).put(knowledge::put_context))
+        .route("/api/plugins", get(plugins::list))
+        .route("/api/plugins/{name}", get(plugins::get_one))
         .route("/lark/event", post(lark::event))
         .route("/lark/card/action", post(lark::card_action))
 }
