@@ -65,6 +65,10 @@ impl App {
         let stored = db.load_settings().await.context("could not load runtime settings")?;
         let runtime_settings = RuntimeSettings::from_stored(&stored);
         let (settings, _) = watch::channel(runtime_settings.clone());
+        let overrides =
+            db.integration_overrides().await.context("could not load the integration settings")?;
+        let (integrations, _) =
+            watch::channel(crate::integrations::live::Integrations::new(&config, &overrides));
 
         let (writer, writer_task) = Writer::start(db.clone());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -178,6 +182,7 @@ impl App {
             remediation,
             agent_commands,
             incidents,
+            integrations,
         });
         Ok(App { listener, state, stack, grace, writer_task, notifier_task, incidents_task })
     }
@@ -274,6 +279,9 @@ async fn follow_bus(state: AppState) {
             Ok(BusEvent::SettingsChanged) => {
                 if let Err(e) = crate::http::v1::settings::reload(&state).await {
                     tracing::warn!(error = %e, "could not reload settings after a change");
+                }
+                if let Err(e) = crate::http::bot::config::reload(&state).await {
+                    tracing::warn!(error = %e, "could not reload the integration settings");
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {

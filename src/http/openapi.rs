@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::bot::{health, incidents, knowledge, lark, plugins};
+use super::bot::{config, health, incidents, knowledge, lark, plugins};
 use super::v1::{
     agent, agent_tokens, alerts, audit, auth, dashboard, databases, hosts, logs, notifications,
     remediations, services, settings, users, webhooks,
@@ -52,7 +52,7 @@ impl Modify for BearerAuth {
         super::ws::dashboard, super::ws::logs, super::ws::agent,
         health::healthz, health::metrics, health::status,
         incidents::list, incidents::get_one, incidents::events, incidents::receive, incidents::stream,
-        lark::event, lark::card_action, plugins::list, plugins::get_one, knowledge::list, knowledge::create, knowledge::get_one,
+        lark::event, lark::card_action, config::get, config::put, plugins::list, plugins::get_one, knowledge::list, knowledge::create, knowledge::get_one,
         knowledge::update, knowledge::remove, knowledge::get_context, knowledge::put_context,
     )
 )]

@@ -48,6 +48,8 @@ pub struct Shared {
     pub notifier: crate::notify::dispatcher::Notifier,
     /// Creates remediation runs and routes approvals to their actors.
     pub remediation: ractor::ActorRef<warden_actors::remediation::supervisor::RemediationMsg>,
+    /// Integration settings `PUT /api/config` changes live (LLM, Feishu, security).
+    pub integrations: watch::Sender<crate::integrations::live::Integrations>,
     /// Incidents: intake, timelines and the `/api/events` stream.
     pub incidents: Arc<crate::incidents::Incidents>,
     /// Commands sent to agents, waiting for their `command_result`.
@@ -72,5 +74,10 @@ impl Shared {
     /// The current runtime settings.
     pub fn runtime_settings(&self) -> RuntimeSettings {
         self.settings.borrow().clone()
+    }
+
+    /// The live Feishu settings (file configuration with `PUT /api/config` overrides).
+    pub fn feishu(&self) -> crate::config::FeishuConfig {
+        self.integrations.borrow().feishu.clone()
     }
 }

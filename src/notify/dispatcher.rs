@@ -105,8 +105,10 @@ async fn serve(
     };
     let mut stopped = None;
     loop {
+        // Control first: a channel created (and its reload requested) before an event
+        // was published must be known when that event is dispatched.
         let mut msg = tokio::select! {
-            Some(event) = notices.recv() => DispatcherMsg::Event(Box::new(event)),
+            biased;
             Some(c) = control.recv() => match c {
                 Control::Reload => DispatcherMsg::Reload,
                 Control::Stop(done) => {
@@ -114,6 +116,7 @@ async fn serve(
                     break;
                 }
             },
+            Some(event) = notices.recv() => DispatcherMsg::Event(Box::new(event)),
             else => break,
         };
         loop {

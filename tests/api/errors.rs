@@ -132,6 +132,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/alert"),
     ("get", "/api/events"),
     ("post", "/lark/event"),
+    ("get", "/api/config"),
+    ("put", "/api/config"),
     ("get", "/api/plugins"),
     ("get", "/api/plugins/{name}"),
     ("get", "/api/knowledge"),

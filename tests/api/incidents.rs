@@ -16,6 +16,7 @@ crate::backend_cases!(
     the_event_stream_sends_created_incidents,
     knowledge_and_environment_context_are_managed,
     plugins_are_listed_with_measured_usage,
+    config_is_masked_checked_and_applied_live,
 );
 
 const TOKEN: &str = "am-token-for-scripts";
@@ -390,5 +391,96 @@ async fn plugins_are_listed_with_measured_usage(backend: Backend) {
     assert_eq!(
         (missing.status, missing.body["error"]["message"].as_str()),
         (StatusCode::NOT_FOUND, Some("插件不存在"))
+    );
+}
+
+async fn config_is_masked_checked_and_applied_live(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let admin = app.admin().await;
+    let (_, operator) = app.user_with_role(&admin, "ops@example.com", "operator").await;
+    let res = app.get("/api/config", Some(&operator)).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let data = &res.body["data"];
+    assert_eq!(
+        (data["feishu"]["verification_token"].as_str(), data["llm"]["timeout"].as_i64()),
+        (Some(""), Some(300))
+    );
+    assert_eq!(data["security"]["hourly_quota"], 10);
+    let challenge = json!({"type": "url_verification", "challenge": "c-9", "token": "tok-live"});
+    assert_eq!(
+        app.post("/lark/event", challenge.clone(), None).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    assert_eq!(
+        app.put("/api/config", json!({"LLM_MODEL": "x"}), Some(&operator)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    for (body, field) in [
+        (json!({"LLM_MODEL": "deepseek-chat", "COLOUR": "blue"}), "COLOUR"),
+        (json!({"LLM_MODEL": "deepseek-chat", "LLM_TIMEOUT": "soon"}), "LLM_TIMEOUT"),
+        (json!({"MAX_REPLICA_CHANGE": 0}), "MAX_REPLICA_CHANGE"),
+        (json!({"HOURLY_QUOTA": -1}), "HOURLY_QUOTA"),
+    ] {
+        let res = app.put("/api/config", body.clone(), Some(&admin)).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(res.body["error"]["code"], "VALIDATION_ERROR");
+        assert_eq!(res.body["error"]["details"][0]["field"], field, "{}", res.text);
+    }
+    assert_eq!(
+        app.get("/api/config", Some(&admin)).await.body["data"]["llm"]["model"],
+        "",
+        "nothing applied"
+    );
+
+    let res = app
+        .put("/api/config", json!({"LLM_PROVIDER": "deepseek", "LLM_MODEL": "deepseek-chat", "LLM_TIMEOUT": 600,
+            "LLM_API_KEY": "sk-secret", "LARK_VERIFICATION_TOKEN": "tok-live", "ALERT_BOT_IDS": ["cli_a", "cli_b"],
+            "ALLOWED_NAMESPACES": "default, production", "MAX_REPLICA_CHANGE": 0.5,
+            "FORBIDDEN_VERBS": ["rm -rf", "drop table", "kubectl delete"], "HOURLY_QUOTA": 5, "ENABLE_AWS": false}), Some(&admin))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.body, json!({"success": true, "message": "配置更新成功"}));
+    let data = app.get("/api/config", Some(&admin)).await.body["data"].clone();
+    assert_eq!(
+        (
+            data["llm"]["model"].as_str(),
+            data["llm"]["timeout"].as_i64(),
+            data["llm"]["api_key"].as_str()
+        ),
+        (Some("deepseek-chat"), Some(600), Some("******"))
+    );
+    assert_eq!(data["feishu"]["verification_token"], "******");
+    assert_eq!(data["feishu"]["alert_bot_ids"], json!(["cli_a", "cli_b"]));
+    assert_eq!(data["security"]["allowed_namespaces"], json!(["default", "production"]));
+    assert_eq!(
+        (
+            data["security"]["hourly_quota"].as_i64(),
+            data["security"]["max_replica_change"].as_f64()
+        ),
+        (Some(5), Some(0.5))
+    );
+    assert_eq!(
+        data["security"]["forbidden_verbs"],
+        json!(["rm -rf", "drop table", "kubectl delete"])
+    );
+    assert!(!res.text.contains("sk-secret"));
+    // Live: the runtime settings, the Feishu callbacks and the status see the change.
+    assert_eq!(app.get("/api/v1/settings", Some(&admin)).await.body["hourly_quota"]["value"], "5");
+    assert_eq!(app.post("/lark/event", challenge, None).await.body, json!({"challenge": "c-9"}));
+    assert_eq!(app.get("/api/status", Some(&admin)).await.body["data"]["llm_status"], "configured");
+    // A masked secret sent back keeps the stored one.
+    app.put(
+        "/api/config",
+        json!({"LLM_API_KEY": "******", "LLM_MODEL": "deepseek-reasoner"}),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(app.get("/api/status", Some(&admin)).await.body["data"]["llm_status"], "configured");
+    let audit = app.get("/api/v1/audit-logs?action=update_config", Some(&admin)).await;
+    assert!(
+        audit.text.contains("LLM_API_KEY") && !audit.text.contains("sk-secret"),
+        "{}",
+        audit.text
     );
 }

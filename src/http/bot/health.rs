@@ -70,7 +70,8 @@ pub async fn status(State(state): State<AppState>, _user: AuthUser) -> Json<Valu
             "active_incidents": active_incidents,
             "pending_approvals": pending_approvals,
             "plugins_loaded": warden_actors::plugins::registry().len(),
-            "llm_status": "not_configured",
+            // No call is made here: "configured" means provider, model and key are set.
+            "llm_status": if state.integrations.borrow().llm_configured() { "configured" } else { "not_configured" },
             "database_status": if database_ok { "connected" } else { "disconnected" },
             "database_backend": state.db.backend(),
             "redis_status": redis_status,

@@ -32,7 +32,7 @@ fn plaintext(state: &AppState, raw: &[u8]) -> Result<Value, ApiError> {
     else {
         return Ok(body);
     };
-    let key = &state.config.feishu.encrypt_key;
+    let key = &state.feishu().encrypt_key;
     if key.is_empty() {
         return Err(ApiError::bad_request(
             "encrypted callback but feishu.encrypt_key is not configured",
@@ -45,7 +45,7 @@ fn plaintext(state: &AppState, raw: &[u8]) -> Result<Value, ApiError> {
 }
 
 fn configured(state: &AppState) -> Result<(), ApiError> {
-    let f = &state.config.feishu;
+    let f = &state.feishu();
     if f.verification_token.is_empty() && f.encrypt_key.is_empty() {
         return Err(ApiError::unavailable(
             "Feishu callbacks are not configured (set FEISHU_VERIFICATION_TOKEN or FEISHU_ENCRYPT_KEY)",
@@ -63,7 +63,7 @@ fn check_signature(
     raw: &[u8],
     card: bool,
 ) -> Result<(), ApiError> {
-    let f = &state.config.feishu;
+    let f = &state.feishu();
     let signature = header(headers, "x-lark-signature").to_ascii_lowercase();
     if signature.is_empty() && (card || !f.encrypt_key.is_empty()) {
         return Err(ApiError::unauthorized("missing X-Lark-Signature"));
@@ -101,7 +101,7 @@ fn check_signature(
 
 /// The verification token of a 2.0 (`header.token`) or 1.0 (`token`) envelope.
 fn check_token(state: &AppState, body: &Value) -> Result<(), ApiError> {
-    let expected = &state.config.feishu.verification_token;
+    let expected = &state.feishu().verification_token;
     if expected.is_empty() {
         return Ok(()); // the encrypt-key signature already proved the sender
     }
@@ -174,7 +174,7 @@ pub async fn event(
 
 /// A message from a configured alert bot, as an alert; `None` for anything else.
 fn alert_message(state: &AppState, event: &Value) -> Option<TextAlert> {
-    let bots = state.config.feishu.alert_bots();
+    let bots = state.feishu().alert_bots();
     let ids = event.pointer("/sender/sender_id")?.as_object()?;
     let mut candidates: Vec<&str> = ids.values().filter_map(Value::as_str).collect();
     candidates.extend(event.pointer("/sender/app_id").and_then(Value::as_str));

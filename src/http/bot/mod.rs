@@ -1,6 +1,7 @@
 //! Family B routes (seed 001): `/healthz`, `/metrics`, `/api/...` with the
 //! `{"success": ..., "data"|"error": ...}` envelope.
 
+pub mod config;
 pub mod health;
 pub mod incidents;
 pub mod knowledge;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
             get(knowledge::get_one).put(knowledge::update).delete(knowledge::remove),
         )
         .route("/api/environment-context", get(knowledge::get_context).put(knowledge::put_context))
+        .route("/api/config", get(config::get).put(config::put))
         .route("/api/plugins", get(plugins::list))
         .route("/api/plugins/{name}", get(plugins::get_one))
         .route("/lark/event", post(lark::event))
