@@ -111,12 +111,16 @@ impl App {
         db.seed_builtin_templates(clock.now())
             .await
             .context("could not seed the notification templates")?;
-        let feishu = &config.feishu;
+        let live = integrations.subscribe();
+        let credentials: crate::notify::transport::FeishuCredentials = Arc::new(move || {
+            let f = &live.borrow().feishu;
+            (!f.app_id.is_empty() && !f.app_secret.is_empty())
+                .then(|| (f.app_id.clone(), f.app_secret.clone()))
+        });
         let transports = crate::notify::transport::Transports::new(
             Duration::from_secs(config.notify.timeout_secs),
-            (!feishu.app_id.is_empty()).then(|| {
-                (feishu.app_id.clone(), feishu.app_secret.clone(), feishu.api_base_url.clone())
-            }),
+            &config.feishu.api_base_url,
+            credentials,
             Arc::clone(&clock),
         )
         .context("could not build the notification HTTP client")?;
@@ -283,6 +287,7 @@ async fn follow_bus(state: AppState) {
                 if let Err(e) = crate::http::bot::config::reload(&state).await {
                     tracing::warn!(error = %e, "could not reload the integration settings");
                 }
+                state.notifier.reload();
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(

@@ -31,26 +31,31 @@ impl Outcome {
     }
 }
 
-/// Feishu app credentials and the cached tenant access token.
+/// The Feishu app's current `(app_id, app_secret)`, `None` when not configured; read
+/// at every use, so credentials changed with `PUT /api/config` apply at once.
+pub type FeishuCredentials = std::sync::Arc<dyn Fn() -> Option<(String, String)> + Send + Sync>;
+
+/// Feishu app credentials and the cached tenant access token (of the app it was
+/// fetched for).
 pub struct FeishuApp {
-    pub app_id: String,
-    pub app_secret: String,
+    credentials: FeishuCredentials,
     pub api_base_url: String,
-    token: Mutex<Option<(String, Instant)>>,
+    token: Mutex<Option<(String, String, Instant)>>,
 }
 
 /// Everything needed to send: the HTTP client, Feishu app credentials, timeouts.
 pub struct Transports {
     http: reqwest::Client,
     timeout: Duration,
-    feishu: Option<FeishuApp>,
+    feishu: FeishuApp,
     clock: std::sync::Arc<dyn Clock>,
 }
 
 impl Transports {
     pub fn new(
         timeout: Duration,
-        feishu: Option<(String, String, String)>,
+        feishu_api_base_url: &str,
+        credentials: FeishuCredentials,
         clock: std::sync::Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
@@ -58,17 +63,16 @@ impl Transports {
             .connect_timeout(timeout)
             .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let feishu = feishu.map(|(app_id, app_secret, base)| FeishuApp {
-            app_id,
-            app_secret,
-            api_base_url: base.trim_end_matches('/').to_string(),
+        let feishu = FeishuApp {
+            credentials,
+            api_base_url: feishu_api_base_url.trim_end_matches('/').to_string(),
             token: Mutex::new(None),
-        });
+        };
         Ok(Transports { http, timeout, feishu, clock })
     }
 
     pub fn feishu_app_configured(&self) -> bool {
-        self.feishu.is_some()
+        (self.feishu.credentials)().is_some()
     }
 
     /// One delivery attempt of `msg` through `config`.
@@ -236,10 +240,15 @@ impl Transports {
     }
 
     /// The tenant access token, from the cache or fetched (PROTOCOLS.md §2).
-    async fn feishu_token(&self, app: &FeishuApp, fresh: bool) -> Result<String, Outcome> {
+    async fn feishu_token(
+        &self,
+        app: &FeishuApp,
+        (app_id, app_secret): &(String, String),
+        fresh: bool,
+    ) -> Result<String, Outcome> {
         let mut cached = app.token.lock().await;
-        if let Some((token, expires)) = cached.as_ref() {
-            if !fresh && Instant::now() < *expires {
+        if let Some((for_app, token, expires)) = cached.as_ref() {
+            if !fresh && for_app == app_id && Instant::now() < *expires {
                 return Ok(token.clone());
             }
         }
@@ -247,7 +256,7 @@ impl Transports {
         let reply = self
             .http
             .post(url)
-            .json(&json!({"app_id": app.app_id, "app_secret": app.app_secret}))
+            .json(&json!({"app_id": app_id, "app_secret": app_secret}))
             .send()
             .await
             .map_err(|e| {
@@ -261,7 +270,7 @@ impl Transports {
                 let expire = body.get("expire").and_then(Value::as_u64).unwrap_or(7200);
                 // Refresh five minutes early so a token never expires in flight.
                 let life = Duration::from_secs(expire.saturating_sub(300).max(60));
-                *cached = Some((token.to_string(), Instant::now() + life));
+                *cached = Some((app_id.clone(), token.to_string(), Instant::now() + life));
                 Ok(token.to_string())
             }
             _ => Err(Outcome::failed(
@@ -279,7 +288,8 @@ impl Transports {
     /// Calls the Feishu open API with the app's token; a rejected token is refreshed
     /// once.
     async fn feishu_call(&self, method: reqwest::Method, path: &str, body: &Value) -> Outcome {
-        let Some(app) = &self.feishu else {
+        let app = &self.feishu;
+        let Some(credentials) = (app.credentials)() else {
             return Outcome::failed(
                 Verdict::GiveUp,
                 None,
@@ -288,7 +298,7 @@ impl Transports {
         };
         let mut fresh = false;
         loop {
-            let token = match self.feishu_token(app, fresh).await {
+            let token = match self.feishu_token(app, &credentials, fresh).await {
                 Ok(t) => t,
                 Err(outcome) => return outcome,
             };

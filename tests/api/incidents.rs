@@ -416,6 +416,15 @@ async fn config_is_masked_checked_and_applied_live(backend: Backend) {
         app.put("/api/config", json!({"LLM_MODEL": "x"}), Some(&operator)).await.status,
         StatusCode::FORBIDDEN
     );
+    let app_channel =
+        json!({"name": "飞书应用", "channel_type": "feishu", "config": {"receive_id": "oc_chat"}});
+    let res = app.post("/api/v1/notification-channels", app_channel.clone(), Some(&admin)).await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "app-bot channels need app credentials: {}",
+        res.text
+    );
     for (body, field) in [
         (json!({"LLM_MODEL": "deepseek-chat", "COLOUR": "blue"}), "COLOUR"),
         (json!({"LLM_MODEL": "deepseek-chat", "LLM_TIMEOUT": "soon"}), "LLM_TIMEOUT"),
@@ -469,6 +478,16 @@ async fn config_is_masked_checked_and_applied_live(backend: Backend) {
     assert_eq!(app.get("/api/v1/settings", Some(&admin)).await.body["hourly_quota"]["value"], "5");
     assert_eq!(app.post("/lark/event", challenge, None).await.body, json!({"challenge": "c-9"}));
     assert_eq!(app.get("/api/status", Some(&admin)).await.body["data"]["llm_status"], "configured");
+    let res = app
+        .put(
+            "/api/config",
+            json!({"FEISHU_APP_ID": "cli_live", "FEISHU_APP_SECRET": "s3cret"}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let res = app.post("/api/v1/notification-channels", app_channel, Some(&admin)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "credentials apply at once: {}", res.text);
     // A masked secret sent back keeps the stored one.
     app.put(
         "/api/config",

@@ -90,6 +90,8 @@ pub async fn put(
     state.db.save_integration_config(&overrides, &settings, admin.id, state.clock.now()).await?;
     reload(&state).await?;
     crate::http::v1::settings::reload(&state).await?;
+    // App-bot channels depend on the Feishu app credentials.
+    state.notifier.reload();
     state.bus.publish(BusEvent::SettingsChanged);
     // Keys only: values may be secrets.
     let keys: Vec<&str> = overrides.keys().copied().chain(settings.keys().copied()).collect();
