@@ -250,23 +250,33 @@ async fn the_event_stream_sends_created_incidents(backend: Backend) {
         app.client.get(app.url(&format!("/api/events?token={admin}"))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-    // The stream is live: what is created after subscribing is sent.
-    let created = post_alert(&app, &admin, SEED_ALERT).await;
+    // The stream is live: what is created after subscribing is sent, in order; a
+    // duplicate creates nothing.
+    let first = post_alert(&app, &admin, SEED_ALERT).await;
+    let again = post_alert(&app, &admin, SEED_ALERT).await;
+    assert_eq!(again["duplicate"], true);
+    let second = post_alert(&app, &admin, "[ALERT] second problem\nseverity: P0").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut seen = String::new();
-    while !seen.contains("\n\n") || !seen.contains("incident_created") {
-        let chunk = tokio::time::timeout_at(deadline, res.chunk()).await.expect("an event in time");
+    let created = |text: &str| -> Vec<Value> {
+        let lines: Vec<&str> = text.lines().collect();
+        lines
+            .windows(2)
+            .filter(|w| w[0] == "event: incident_created")
+            .filter_map(|w| w[1].strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect()
+    };
+    while created(&seen).len() < 2 {
+        let chunk = tokio::time::timeout_at(deadline, res.chunk()).await.expect("events in time");
         seen.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("stream open")));
     }
-    let data = seen
-        .lines()
-        .skip_while(|l| *l != "event: incident_created")
-        .find_map(|l| l.strip_prefix("data: "))
-        .expect("data line");
-    let data: Value = serde_json::from_str(data).unwrap();
     assert_eq!(
-        data,
-        json!({"id": created["incident_id"], "title": "Pod CrashLoopBackOff", "severity": "medium"})
+        created(&seen),
+        [
+            json!({"id": first["incident_id"], "title": "Pod CrashLoopBackOff", "severity": "medium"}),
+            json!({"id": second["incident_id"], "title": "second problem", "severity": "critical"}),
+        ]
     );
 }
 
