@@ -7,6 +7,7 @@ use serde_json::Value;
 use warden_actors::ids::HostId;
 use warden_actors::ports::remediation::{Change, NewRun, StepResult, StoredRun};
 use warden_actors::ports::{RemediationStore, StoreError};
+use warden_actors::remediation::actor::RunSpec;
 use warden_actors::remediation::policy::Usage;
 use warden_actors::remediation::run::RunStatus;
 use warden_actors::remediation::runbook::{AlertFacts, RiskLevel, Runbook, Step};
@@ -468,14 +469,16 @@ impl RemediationStore for DbRemediationStore {
                 continue;
             };
             runs.push(StoredRun {
-                id: row.id,
-                alert_id: row.alert_id,
-                host_id: row.host_id.map(HostId),
-                hostname,
-                status,
-                runbook,
-                executor: row.executor,
-                approval_deadline: row.approval_deadline,
+                spec: RunSpec {
+                    id: row.id,
+                    alert_id: row.alert_id,
+                    host_id: row.host_id.map(HostId),
+                    hostname,
+                    status,
+                    runbook,
+                    executor: row.executor,
+                    approval_deadline: row.approval_deadline,
+                },
                 results: json_list(&row.command_results_json),
             });
         }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::store::StoreError;
 use crate::ids::HostId;
+use crate::remediation::actor::RunSpec;
 use crate::remediation::policy::Usage;
 use crate::remediation::run::RunStatus;
 use crate::remediation::runbook::{AlertFacts, Runbook};
@@ -80,14 +81,7 @@ pub struct StepResult {
 /// A run the store still has open, for recovery after a restart.
 #[derive(Debug, Clone)]
 pub struct StoredRun {
-    pub id: i64,
-    pub alert_id: i64,
-    pub host_id: Option<HostId>,
-    pub hostname: Option<String>,
-    pub status: RunStatus,
-    pub runbook: Runbook,
-    pub executor: String,
-    pub approval_deadline: Option<DateTime<Utc>>,
+    pub spec: RunSpec,
     pub results: Vec<StepResult>,
 }
 

@@ -197,9 +197,10 @@ impl RemediationState {
     async fn stored_status(&self, run_id: i64) -> RunStatus {
         // A run without an actor is terminal or was just interrupted; the store knows.
         match self.deps.store.unfinished_runs().await {
-            Ok(runs) => {
-                runs.iter().find(|r| r.id == run_id).map_or(RunStatus::Failed, |r| r.status)
-            }
+            Ok(runs) => runs
+                .iter()
+                .find(|r| r.spec.id == run_id)
+                .map_or(RunStatus::Failed, |r| r.spec.status),
             Err(_) => RunStatus::Failed,
         }
     }
@@ -266,7 +267,7 @@ impl RemediationState {
     async fn recover(&mut self, myself: &ActorRef<RemediationMsg>, run_id: i64) {
         match self.deps.store.unfinished_runs().await {
             Ok(runs) => {
-                if let Some(run) = runs.into_iter().find(|r| r.id == run_id) {
+                if let Some(run) = runs.into_iter().find(|r| r.spec.id == run_id) {
                     self.recover_stored(myself, run).await;
                 }
             }
@@ -277,21 +278,12 @@ impl RemediationState {
     /// A waiting run gets its actor (and deadline) back; one that was under way is
     /// failed as interrupted and never re-executed.
     async fn recover_stored(&mut self, myself: &ActorRef<RemediationMsg>, run: StoredRun) {
-        let spec = RunSpec {
-            id: run.id,
-            alert_id: run.alert_id,
-            host_id: run.host_id,
-            hostname: run.hostname,
-            status: run.status,
-            runbook: run.runbook,
-            executor: run.executor,
-            approval_deadline: run.approval_deadline,
-        };
-        if run.status == RunStatus::PendingApproval {
+        let StoredRun { spec, .. } = run;
+        if spec.status == RunStatus::PendingApproval {
             self.spawn_run(myself, spec).await;
-        } else if let Some(change) = self.interrupt_change(run.id, "interrupted").await {
+        } else if let Some(change) = self.interrupt_change(spec.id, "interrupted").await {
             tracing::warn!(
-                run = run.id,
+                run = spec.id,
                 "remediation run interrupted; marked failed, not re-executed"
             );
             announce(&self.deps.events, &spec, &change, None, None);

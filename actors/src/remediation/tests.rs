@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use ractor::{Actor, ActorRef};
 use tokio::sync::watch;
 
-use super::actor::RunDeps;
+use super::actor::{RunDeps, RunSpec};
 use super::policy::Usage;
 use super::run::RunStatus;
 use super::runbook::{AlertFacts, RiskLevel, Runbook, Step};
@@ -110,14 +110,16 @@ impl RemediationStore for MemStore {
             .enumerate()
             .filter(|(_, r)| !r.status.is_terminal())
             .map(|(i, r)| StoredRun {
-                id: i as i64 + 1,
-                alert_id: r.new.alert_id,
-                host_id: r.new.host_id,
-                hostname: None,
-                status: r.status,
-                runbook: r.new.runbook.clone(),
-                executor: r.new.executor.clone(),
-                approval_deadline: r.changes.iter().rev().find_map(|c| c.approval_deadline),
+                spec: RunSpec {
+                    id: i as i64 + 1,
+                    alert_id: r.new.alert_id,
+                    host_id: r.new.host_id,
+                    hostname: None,
+                    status: r.status,
+                    runbook: r.new.runbook.clone(),
+                    executor: r.new.executor.clone(),
+                    approval_deadline: r.changes.iter().rev().find_map(|c| c.approval_deadline),
+                },
                 results: r.results.clone(),
             })
             .collect())
