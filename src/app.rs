@@ -154,6 +154,11 @@ impl App {
         )
         .await?;
         let incidents = crate::incidents::Incidents::new(db.clone(), Arc::clone(&clock));
+        let plugins = Arc::new(crate::plugins::PluginRunner {
+            db: db.clone(),
+            registry: Arc::clone(&runtime.registry),
+            clock: Arc::clone(&clock),
+        });
         let incidents_task = Arc::clone(&incidents).follow(&runtime.events);
         tracing::info!(hosts = h, services = s, rules = r, "actors started");
 
@@ -187,6 +192,7 @@ impl App {
             agent_commands,
             incidents,
             integrations,
+            plugins,
         });
         Ok(App { listener, state, stack, grace, writer_task, notifier_task, incidents_task })
     }

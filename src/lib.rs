@@ -11,6 +11,7 @@ pub mod http;
 pub mod incidents;
 pub mod integrations;
 pub mod notify;
+pub mod plugins;
 pub mod probe;
 pub mod remediation;
 pub mod storage;

@@ -50,6 +50,8 @@ pub struct Shared {
     pub remediation: ractor::ActorRef<warden_actors::remediation::supervisor::RemediationMsg>,
     /// Integration settings `PUT /api/config` changes live (LLM, Feishu, security).
     pub integrations: watch::Sender<crate::integrations::live::Integrations>,
+    /// Runs the diagnostic plugins (diagnosis calls them; usage is recorded).
+    pub plugins: Arc<crate::plugins::PluginRunner>,
     /// Incidents: intake, timelines and the `/api/events` stream.
     pub incidents: Arc<crate::incidents::Incidents>,
     /// Commands sent to agents, waiting for their `command_result`.

@@ -17,6 +17,7 @@ crate::backend_cases!(
     knowledge_and_environment_context_are_managed,
     plugins_are_listed_with_measured_usage,
     config_is_masked_checked_and_applied_live,
+    diagnostic_plugins_run_against_live_data,
 );
 
 const TOKEN: &str = "am-token-for-scripts";
@@ -512,4 +513,87 @@ async fn config_is_masked_checked_and_applied_live(backend: Backend) {
         "{}",
         audit.text
     );
+}
+
+async fn diagnostic_plugins_run_against_live_data(backend: Backend) {
+    let Some(app) = spawn(backend).await else { return };
+    let admin = app.admin().await;
+    let agent = app.agent_token(&admin).await;
+    let host = app.register_host(&agent, "plugin-host").await;
+    let res = app
+        .post("/api/v1/agent/metrics", json!({"host_id": host, "cpu_percent": 42.5}), Some(&agent))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let ts = {
+        use warden_actors::clock::{Clock, SystemClock};
+        SystemClock.now().to_rfc3339()
+    };
+    let logs = json!({"logs": [{"host_id": host, "service": "api", "level": "ERROR", "message": "upstream connection refused", "timestamp": ts}]});
+    assert_eq!(
+        app.post("/api/v1/agent/logs", logs, Some(&agent)).await.status,
+        StatusCode::CREATED
+    );
+    app.post(
+        "/api/knowledge",
+        json!({"title": "OOMKilled runbook", "content": "raise the limit"}),
+        Some(&admin),
+    )
+    .await;
+    app.put(
+        "/api/environment-context",
+        json!({"services": [{"name": "user-service", "dependencies": ["postgres"]},
+        {"name": "gateway", "dependencies": ["user-service"]}]}),
+        Some(&admin),
+    )
+    .await;
+    post_alert(&app, &admin, SEED_ALERT).await;
+
+    let plugins = &app.state.plugins;
+    let call =
+        |name: &'static str, args: Value| async move { plugins.call(name, args, None).await };
+    let hosts = call("list_hosts", json!({})).await;
+    assert!(hosts.success, "{:?}", hosts.result);
+    assert!(hosts.result["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["hostname"] == "plugin-host"));
+    let metrics = call("get_host_metrics", json!({"host_id": host})).await;
+    assert_eq!(metrics.result["latest"]["cpu_percent"], 42.5, "{:?}", metrics.result);
+    let found = call("search_logs", json!({"query": "REFUSED", "minutes": 60})).await;
+    assert_eq!(found.result["total"], 1, "{:?}", found.result);
+    let deps = call("service_dependencies", json!({"service": "user-service"})).await;
+    assert_eq!(
+        (deps.result["dependencies"].clone(), deps.result["dependents"].clone()),
+        (json!(["postgres"]), json!(["gateway"]))
+    );
+    assert_eq!(call("search_knowledge", json!({"query": "oomkilled"})).await.result["total"], 1);
+    assert_eq!(call("incident_history", json!({"title": "crashloop"})).await.result["total"], 1);
+    let runbooks = call("list_runbooks", json!({"alert_type": "service_down"})).await;
+    assert_eq!(runbooks.result["runbooks"][0]["name"], "service_restart");
+    for name in ["recent_alerts", "service_status", "database_status"] {
+        let c = call(name, json!({})).await;
+        assert!(c.success, "{name}: {:?}", c.result);
+    }
+
+    let bad = call("search_logs", json!({"limit": 0})).await;
+    assert!(!bad.success);
+    let error = bad.result["error"].as_str().unwrap();
+    assert!(
+        error.contains("query: required") && error.contains("limit: must be at least 1"),
+        "{error}"
+    );
+    assert!(call("restart_service", json!({"host_id": host, "service": "x"})).await.result
+        ["error"]
+        .as_str()
+        .unwrap()
+        .contains("proposed, not called"));
+    assert!(!call("list_pods", json!({})).await.success);
+
+    let usage = app.get("/api/plugins/search_logs", Some(&admin)).await.body["data"].clone();
+    assert_eq!(
+        (usage["usage_count"].as_i64(), usage["success_rate"].as_f64()),
+        (Some(2), Some(0.5))
+    );
+    assert_eq!(app.get("/api/plugins/list_pods", Some(&admin)).await.status, StatusCode::NOT_FOUND);
 }
