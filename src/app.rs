@@ -153,12 +153,17 @@ impl App {
             settings.subscribe(),
         )
         .await?;
-        let incidents = crate::incidents::Incidents::new(db.clone(), Arc::clone(&clock));
         let plugins = Arc::new(crate::plugins::PluginRunner {
             db: db.clone(),
             registry: Arc::clone(&runtime.registry),
             clock: Arc::clone(&clock),
         });
+        let incidents = crate::incidents::Incidents::new(
+            db.clone(),
+            Arc::clone(&clock),
+            Arc::clone(&plugins),
+            Duration::from_secs(config.incidents.diagnosis_delay_secs),
+        );
         let incidents_task = Arc::clone(&incidents).follow(&runtime.events);
         tracing::info!(hosts = h, services = s, rules = r, "actors started");
 

@@ -12,9 +12,11 @@ use warden_actors::broadcast::Broadcaster;
 use warden_actors::clock::Clock;
 use warden_actors::incident::event;
 use warden_actors::incident::parse::{fingerprint, parse_alert, severity_from_warden};
+use warden_actors::incident::rules::{conclude, plan, Facts, ESCALATE_BELOW};
 use warden_actors::model::{AlertEventKind, LiveEvent, RunChange};
 use warden_actors::ports::RemediationStore;
 
+use crate::plugins::PluginRunner;
 use crate::storage::incidents::{IncidentChange, NewIncident};
 use crate::storage::remediation::DbRemediationStore;
 use crate::storage::Db;
@@ -33,7 +35,18 @@ pub struct Incidents {
     db: Db,
     clock: Arc<dyn Clock>,
     stream: broadcast::Sender<StreamEvent>,
+    plugins: Arc<PluginRunner>,
+    /// Diagnoses running at once; the rest wait their turn, so an alert storm does not
+    /// turn into a query storm against the store ingestion writes to.
+    diagnoses: Arc<tokio::sync::Semaphore>,
+    diagnosis_delay: std::time::Duration,
 }
+
+/// Diagnoses that may run at the same time.
+const CONCURRENT_DIAGNOSES: usize = 2;
+
+/// A tool call result kept in the timeline is cut to this many characters.
+const RESULT_CHARS: usize = 2000;
 
 /// A free-text alert as received.
 #[derive(Debug, Clone, Default)]
@@ -47,9 +60,15 @@ pub struct TextAlert {
 }
 
 impl Incidents {
-    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Arc<Self> {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        plugins: Arc<PluginRunner>,
+        diagnosis_delay: std::time::Duration,
+    ) -> Arc<Self> {
         let (stream, _) = broadcast::channel(STREAM_CAPACITY);
-        Arc::new(Self { db, clock, stream })
+        let diagnoses = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DIAGNOSES));
+        Arc::new(Self { db, clock, stream, plugins, diagnoses, diagnosis_delay })
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<StreamEvent> {
@@ -62,7 +81,10 @@ impl Incidents {
     }
 
     /// Opens (or deduplicates) an incident from a free-text alert.
-    pub async fn receive_text(&self, alert: &TextAlert) -> Result<(String, bool), sqlx::Error> {
+    pub async fn receive_text(
+        self: &Arc<Self>,
+        alert: &TextAlert,
+    ) -> Result<(String, bool), sqlx::Error> {
         let p = parse_alert(&alert.message);
         let scope = p.namespace.as_deref().or(p.host.as_deref());
         let new = NewIncident {
@@ -82,18 +104,88 @@ impl Incidents {
         self.open(&new).await
     }
 
-    async fn open(&self, new: &NewIncident) -> Result<(String, bool), sqlx::Error> {
+    async fn open(self: &Arc<Self>, new: &NewIncident) -> Result<(String, bool), sqlx::Error> {
         let (id, duplicate) = self.db.open_incident(new, self.clock.now()).await?;
         if !duplicate {
             self.publish(
                 "incident_created",
                 json!({"id": id, "title": new.title, "severity": new.severity}),
             );
+            let me = Arc::clone(self);
+            let incident = id.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(me.diagnosis_delay).await;
+                let Ok(_permit) = Arc::clone(&me.diagnoses).acquire_owned().await else { return };
+                if let Err(e) = me.diagnose(&incident).await {
+                    tracing::error!(incident, error = %e, "diagnosis failed");
+                }
+            });
         }
         Ok((id, duplicate))
     }
 
-    async fn on_alert_fired(&self, alert_id: i64) -> Result<(), sqlx::Error> {
+    /// The rules engine's diagnosis: the planned plugin calls, each recorded as a
+    /// `tool_call` event, then the conclusion; a confidence below 0.3 escalates.
+    async fn diagnose(&self, id: &str) -> Result<(), sqlx::Error> {
+        let Some(row) = self.db.incident(id).await? else { return Ok(()) };
+        if row.status == "resolved" {
+            return Ok(()); // recovered before its turn came: nothing to explain
+        }
+        let facts = Facts { title: row.title, service: row.service, host_id: row.host_id };
+        let started = IncidentChange {
+            status: Some("diagnosing"),
+            expect_status: Some("open"),
+            ..IncidentChange::event(event::DIAGNOSIS_STARTED, json!({"engine": "rules"}))
+        };
+        self.db.change_incident(id, &started, self.clock.now()).await?;
+        let mut results = Vec::new();
+        for (tool, args) in plan(&facts) {
+            let call = self.plugins.call(tool, args, Some(id)).await;
+            let data = json!({"tool": call.tool, "parameters": call.parameters, "result": summarised(&call.result),
+                              "duration_ms": call.duration_ms, "success": call.success});
+            self.db
+                .change_incident(
+                    id,
+                    &IncidentChange::event(event::TOOL_CALL, data),
+                    self.clock.now(),
+                )
+                .await?;
+            results.push((call.tool, call.result));
+        }
+        let d = conclude(&facts, &results);
+        let now = self.clock.now();
+        let mut diagnosis = d.to_json();
+        diagnosis["diagnosed_at"] = json!(now);
+        let escalate = d.confidence < ESCALATE_BELOW;
+        let completed = IncidentChange {
+            status: Some(if escalate { "escalated" } else { "open" }),
+            expect_status: Some("diagnosing"),
+            diagnosis: Some(&diagnosis),
+            ..IncidentChange::event(
+                event::DIAGNOSIS_COMPLETED,
+                json!({"conclusion": d.conclusion, "confidence": d.confidence}),
+            )
+        };
+        self.db.change_incident(id, &completed, now).await?;
+        self.publish(
+            "diagnosis_completed",
+            json!({"incident_id": id, "conclusion": d.conclusion, "confidence": d.confidence}),
+        );
+        let escalated = self.db.incident(id).await?.is_some_and(|i| i.status == "escalated");
+        if escalate && escalated {
+            let reason = format!("diagnosis confidence {} is below {ESCALATE_BELOW}", d.confidence);
+            self.db
+                .change_incident(
+                    id,
+                    &IncidentChange::event(event::INCIDENT_ESCALATED, json!({"reason": reason})),
+                    now,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn on_alert_fired(self: &Arc<Self>, alert_id: i64) -> Result<(), sqlx::Error> {
         let Some(alert) = self.db.alert_by_id(alert_id).await? else { return Ok(()) };
         let facts = DbRemediationStore(self.db.clone()).alert_facts(alert_id).await.ok().flatten();
         let hostname = facts.as_ref().and_then(|f| f.hostname.clone());
@@ -144,10 +236,7 @@ impl Incidents {
         let change = IncidentChange {
             status: Some("resolved"),
             resolution: Some(resolution),
-            proposal: None,
-            execution: None,
-            event: event::INCIDENT_RESOLVED,
-            data,
+            ..IncidentChange::event(event::INCIDENT_RESOLVED, data)
         };
         if self.db.change_incident(id, &change, self.clock.now()).await? {
             self.publish("incident_resolved", json!({"incident_id": id, "resolution": resolution}));
@@ -170,14 +259,8 @@ impl Incidents {
         proposal["proposed_at"] = json!(c.at);
         let by = json!({"by": c.actor, "comment": c.comment, "run_id": c.run_id});
         let now = self.clock.now();
-        let change = |status, event, data| IncidentChange {
-            status,
-            resolution: None,
-            proposal: None,
-            execution: None,
-            event,
-            data,
-        };
+        let change =
+            |status, event, data| IncidentChange { status, ..IncidentChange::event(event, data) };
         match c.status.as_str() {
             "pending_approval" | "blocked" | "approved" if c.actor == "system" => {
                 let proposed = IncidentChange {
@@ -290,6 +373,15 @@ impl Incidents {
             }
         })
     }
+}
+
+/// A result as the timeline keeps it: whole when short, else its first characters.
+fn summarised(result: &Value) -> Value {
+    let text = result.to_string();
+    if text.chars().count() <= RESULT_CHARS {
+        return result.clone();
+    }
+    json!({"summary": text.chars().take(RESULT_CHARS).collect::<String>(), "truncated": true})
 }
 
 /// Seed 001's risk words for a runbook's risk level.

@@ -25,7 +25,16 @@ pub struct Config {
     pub auth: AuthConfig,
     pub notify: NotifyConfig,
     pub feishu: FeishuConfig,
+    pub incidents: IncidentsConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentsConfig {
+    /// Seconds a new incident waits before it is diagnosed; one resolved by then (a
+    /// flapping alert) is not diagnosed at all.
+    pub diagnosis_delay_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -71,11 +71,31 @@ pub struct IncidentFilter {
 #[derive(Debug, Clone)]
 pub struct IncidentChange<'a> {
     pub status: Option<&'a str>,
+    /// The status only changes when the incident is in this one (the event is appended
+    /// either way).
+    pub expect_status: Option<&'a str>,
     pub resolution: Option<&'a str>,
+    pub diagnosis: Option<&'a Value>,
     pub proposal: Option<&'a Value>,
     pub execution: Option<&'a Value>,
     pub event: &'a str,
     pub data: Value,
+}
+
+impl<'a> IncidentChange<'a> {
+    /// Just an event; set the other fields with struct update syntax.
+    pub fn event(event: &'a str, data: Value) -> Self {
+        IncidentChange {
+            status: None,
+            expect_status: None,
+            resolution: None,
+            diagnosis: None,
+            proposal: None,
+            execution: None,
+            event,
+            data,
+        }
+    }
 }
 
 /// Attempts at taking the next per-day number before giving up (each loses only to a
@@ -157,11 +177,15 @@ impl Db {
         with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             let found = sqlx::query(
-                "UPDATE incidents SET status = COALESCE($2, status), resolution = COALESCE($3, resolution), \
+                "UPDATE incidents SET \
+                 status = CASE WHEN $8 IS NULL OR status = $8 THEN COALESCE($2, status) ELSE status END, \
+                 resolution = COALESCE($3, resolution), \
                  proposal_json = COALESCE($4, proposal_json), execution_json = COALESCE($5, execution_json), \
-                 resolved_at = COALESCE($6, resolved_at), updated_at = $7 WHERE id = $1")
+                 resolved_at = COALESCE($6, resolved_at), diagnosis_json = COALESCE($9, diagnosis_json), \
+                 updated_at = $7 WHERE id = $1")
                 .bind(id).bind(c.status).bind(c.resolution).bind(c.proposal.map(Value::to_string))
-                .bind(c.execution.map(Value::to_string)).bind(resolved_at).bind(now)
+                .bind(c.execution.map(Value::to_string)).bind(resolved_at).bind(now).bind(c.expect_status)
+                .bind(c.diagnosis.map(Value::to_string))
                 .execute(&mut *tx).await?.rows_affected() == 1;
             if !found {
                 return Ok(false);

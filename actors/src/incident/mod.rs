@@ -14,6 +14,7 @@
 //! `duplicate_alert` event to it instead of opening another.
 
 pub mod parse;
+pub mod rules;
 
 /// Every incident status, in display order.
 pub const STATUSES: [&str; 6] =
@@ -24,6 +25,7 @@ pub mod event {
     pub const ALERT_RECEIVED: &str = "alert_received";
     pub const DUPLICATE_ALERT: &str = "duplicate_alert";
     pub const DIAGNOSIS_STARTED: &str = "diagnosis_started";
+    pub const TOOL_CALL: &str = "tool_call";
     pub const DIAGNOSIS_COMPLETED: &str = "diagnosis_completed";
     pub const DIAGNOSIS_CONFIRMED: &str = "diagnosis_confirmed";
     pub const DIAGNOSIS_REJECTED: &str = "diagnosis_rejected";

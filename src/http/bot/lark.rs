@@ -359,11 +359,10 @@ async fn diagnosis_click(
     }
     let change = IncidentChange {
         status: (!confirm).then_some("escalated"),
-        resolution: None,
-        proposal: None,
-        execution: None,
-        event: if confirm { event::DIAGNOSIS_CONFIRMED } else { event::DIAGNOSIS_REJECTED },
-        data: json!({"by": by}),
+        ..IncidentChange::event(
+            if confirm { event::DIAGNOSIS_CONFIRMED } else { event::DIAGNOSIS_REJECTED },
+            json!({"by": by}),
+        )
     };
     match state.db.change_incident(id, &change, state.clock.now()).await {
         Ok(true) => {
