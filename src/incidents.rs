@@ -157,6 +157,9 @@ impl Incidents {
         let mut diagnosis = d.to_json();
         diagnosis["diagnosed_at"] = json!(now);
         let escalate = d.confidence < ESCALATE_BELOW;
+        // Only a diagnosis that still owns the status escalates (a run may have taken
+        // the incident over meanwhile).
+        let owns_status = self.db.incident(id).await?.is_some_and(|i| i.status == "diagnosing");
         let completed = IncidentChange {
             status: Some(if escalate { "escalated" } else { "open" }),
             expect_status: Some("diagnosing"),
@@ -171,8 +174,7 @@ impl Incidents {
             "diagnosis_completed",
             json!({"incident_id": id, "conclusion": d.conclusion, "confidence": d.confidence}),
         );
-        let escalated = self.db.incident(id).await?.is_some_and(|i| i.status == "escalated");
-        if escalate && escalated {
+        if escalate && owns_status {
             let reason = format!("diagnosis confidence {} is below {ESCALATE_BELOW}", d.confidence);
             self.db
                 .change_incident(
