@@ -131,6 +131,11 @@ fn create_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Whether the error is a violation of a unique constraint.
+/// A JSON column read back; an absent or unreadable value is `null`.
+pub fn stored_json(text: Option<&str>) -> serde_json::Value {
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(serde_json::Value::Null)
+}
+
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error().is_some_and(|e| e.is_unique_violation())
 }

@@ -453,13 +453,20 @@ impl RemediationStore for DbRemediationStore {
         );
         let rows: Vec<RunRow> =
             with_pool!(&self.0, pool => sqlx::query_as(&sql).fetch_all(pool).await).map_err(err)?;
+        let mut host_ids: Vec<i64> = rows.iter().filter_map(|r| r.host_id).collect();
+        host_ids.sort_unstable();
+        host_ids.dedup();
+        let hostnames: std::collections::HashMap<i64, String> = self
+            .0
+            .hosts_by_ids(&host_ids)
+            .await
+            .map_err(err)?
+            .into_iter()
+            .map(|h| (h.id, h.hostname))
+            .collect();
         let mut runs = Vec::with_capacity(rows.len());
         for row in rows {
-            let hostname: Option<String> = match row.host_id {
-                Some(h) => with_pool!(&self.0, pool => sqlx::query_scalar("SELECT hostname FROM hosts WHERE id = $1")
-                    .bind(h).fetch_optional(pool).await).map_err(err)?,
-                None => None,
-            };
+            let hostname = row.host_id.and_then(|h| hostnames.get(&h).cloned());
             let Some(status) = RunStatus::parse(&row.status) else { continue };
             let Ok(runbook) = serde_json::from_str(&row.runbook_json) else {
                 tracing::error!(

@@ -57,6 +57,12 @@ fn last_admin() -> DomainError {
 }
 
 impl Db {
+    /// How audit trails and run histories name a user: the email, or `user N` once the
+    /// account is gone.
+    pub async fn user_label(&self, id: i64) -> Result<String, sqlx::Error> {
+        Ok(self.user_by_id(id).await?.map_or_else(|| format!("user {id}"), |u| u.email))
+    }
+
     /// The active user a Feishu operator (open_id) maps to.
     pub async fn user_by_feishu_open_id(
         &self,

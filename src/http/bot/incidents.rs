@@ -23,12 +23,9 @@ use crate::http::state::AppState;
 use crate::incidents::TextAlert;
 use crate::integrations::alertmanager::token_matches;
 use crate::storage::incidents::{IncidentFilter, IncidentRow};
+use crate::storage::stored_json;
 
 const NOT_FOUND: &str = "Incident 不存在";
-
-fn stored(text: Option<&str>) -> Value {
-    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
-}
 
 /// Seconds from creation to resolution (or to now while open).
 fn duration(row: &IncidentRow, now: DateTime<Utc>) -> i64 {
@@ -58,17 +55,6 @@ pub struct IncidentsQuery {
     pub end_date: Option<String>,
     /// In the id, title or description
     pub search: Option<String>,
-}
-
-fn positive(name: &str, value: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
-    match value.unwrap_or(default) {
-        n if n >= 1 && n <= max => Ok(n),
-        _ => Err(ApiError::field(
-            &["query", name],
-            "value_error",
-            format!("必须是 1 到 {max} 之间的整数"),
-        )),
-    }
 }
 
 fn date(name: &str, text: Option<String>, end: bool) -> Result<Option<DateTime<Utc>>, ApiError> {
@@ -102,8 +88,7 @@ pub async fn list(
     _user: AuthUser,
     AppQuery(q): AppQuery<IncidentsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let page = positive("page", q.page, 1, i64::from(u32::MAX))?;
-    let page_size = positive("page_size", q.page_size, 20, 100)?;
+    let (page, page_size) = super::page_params(q.page, q.page_size)?;
     let filter = IncidentFilter {
         status: one_of("status", q.status, &STATUSES)?,
         severity: one_of("severity", q.severity, &SEVERITIES)?,
@@ -111,20 +96,17 @@ pub async fn list(
         end: date("end_date", q.end_date, true)?,
         search: q.search.filter(|s| !s.trim().is_empty()),
     };
-    let found = state.db.list_incidents(&filter, page as u32, page_size as u32).await?;
+    let found = state.db.list_incidents(&filter, page, page_size).await?;
     let now = state.clock.now();
     let items: Vec<Value> = found.items.iter().map(|r| summary(r, now)).collect();
-    let total_pages = (found.total + page_size - 1) / page_size;
-    Ok(Json(json!({"success": true, "data": {
-        "items": items, "total": found.total, "page": page, "page_size": page_size, "total_pages": total_pages,
-    }})))
+    Ok(super::paged(items, found.total, page, page_size))
 }
 
 async fn events_of(state: &AppState, id: &str) -> Result<Vec<Value>, ApiError> {
     let rows = state.db.incident_events(id).await?;
     Ok(rows
         .iter()
-        .map(|e| json!({"id": format!("evt_{:03}", e.seq), "type": e.kind, "timestamp": e.at, "data": stored(Some(&e.data))}))
+        .map(|e| json!({"id": format!("evt_{:03}", e.seq), "type": e.kind, "timestamp": e.at, "data": stored_json(Some(&e.data))}))
         .collect())
 }
 
@@ -148,9 +130,9 @@ pub async fn get_one(
     data["namespace"] = json!(row.namespace);
     data["host_id"] = json!(row.host_id);
     data["alert_id"] = json!(row.alert_id);
-    data["diagnosis"] = stored(row.diagnosis_json.as_deref());
-    data["proposal"] = stored(row.proposal_json.as_deref());
-    data["execution_result"] = stored(row.execution_json.as_deref());
+    data["diagnosis"] = stored_json(row.diagnosis_json.as_deref());
+    data["proposal"] = stored_json(row.proposal_json.as_deref());
+    data["execution_result"] = stored_json(row.execution_json.as_deref());
     data["resolution"] = json!(row.resolution);
     data["events"] = json!(events_of(&state, &id).await?);
     data["updated_at"] = json!(row.updated_at);

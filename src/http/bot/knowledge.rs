@@ -45,29 +45,13 @@ pub async fn list(
     _user: AuthUser,
     AppQuery(q): AppQuery<KnowledgeQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let page = q.page.unwrap_or(1);
-    if page < 1 || page > i64::from(u32::MAX) {
-        return Err(ApiError::field(&["query", "page"], "value_error", "必须是正整数"));
-    }
-    let page_size = q.page_size.unwrap_or(20);
-    if !(1..=100).contains(&page_size) {
-        return Err(ApiError::field(
-            &["query", "page_size"],
-            "value_error",
-            "必须是 1 到 100 之间的整数",
-        ));
-    }
+    let (page, page_size) = super::page_params(q.page, q.page_size)?;
     let category = q.category.filter(|c| !c.trim().is_empty());
     let search = q.search.filter(|s| !s.trim().is_empty());
-    let found = state
-        .db
-        .list_knowledge(category.as_deref(), search.as_deref(), page as u32, page_size as u32)
-        .await?;
+    let found =
+        state.db.list_knowledge(category.as_deref(), search.as_deref(), page, page_size).await?;
     let items: Vec<Value> = found.items.iter().map(entry_json).collect();
-    let total_pages = (found.total + page_size - 1) / page_size;
-    Ok(ok(
-        json!({"items": items, "total": found.total, "page": page, "page_size": page_size, "total_pages": total_pages}),
-    ))
+    Ok(super::paged(items, found.total, page, page_size))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

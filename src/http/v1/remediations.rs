@@ -23,15 +23,12 @@ use crate::http::extract::{
 };
 use crate::http::state::AppState;
 use crate::storage::remediation::{RunFilter, RunRow, RunbookRow};
+use crate::storage::stored_json;
 
 const NOT_FOUND: &str = "Remediation log not found";
 const RUNBOOK_NOT_FOUND: &str = "Runbook not found";
 /// How long a trigger or decision may take in the supervisor before the client is told.
 const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
-
-fn stored_json(text: Option<&str>) -> Value {
-    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
-}
 
 fn run_json(r: &RunRow) -> Value {
     json!({
@@ -203,8 +200,7 @@ pub async fn decide_run(
             row.status
         )));
     }
-    let by =
-        state.db.user_by_id(user_id).await?.map_or_else(|| format!("user {user_id}"), |u| u.email);
+    let by = state.db.user_label(user_id).await?;
     let decision = Decision { by, by_id: Some(user_id), comment: comment.clone() };
     let outcome = state
         .remediation
@@ -281,11 +277,7 @@ pub async fn trigger(
     ip: ClientIp,
     AppPath(alert_id): AppPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let by = state
-        .db
-        .user_by_id(user.id)
-        .await?
-        .map_or_else(|| format!("user {}", user.id), |u| u.email);
+    let by = state.db.user_label(user.id).await?;
     let trigger = Trigger::Manual { user_id: user.id, by };
     let outcome = state
         .remediation
