@@ -37,7 +37,10 @@ async fn oversized_bodies_get_413_and_change_nothing(app: TestApp) {
     // reset the connection before the client reads the answer, so a reset is retried.
     let mut answer = None;
     for _ in 0..5 {
-        let sent = app.client.post(app.url("/api/v1/auth/register")).json(&body).send().await;
+        // Its own client: the connection the server drops must not go back to the pool
+        // the next requests use.
+        let sent =
+            reqwest::Client::new().post(app.url("/api/v1/auth/register")).json(&body).send().await;
         if let Ok(res) = sent {
             let status = res.status();
             if let Ok(text) = res.text().await {
