@@ -42,5 +42,6 @@ pub mod rule;
 pub mod service;
 pub mod settings;
 pub mod supervision;
+pub mod topology;
 
 pub use error::{DomainError, ErrorKind};

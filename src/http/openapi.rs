@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use super::bot::{config, health, incidents, knowledge, lark, plugins};
 use super::v1::{
     agent, agent_tokens, alerts, audit, auth, dashboard, databases, hosts, logs, notifications,
-    remediations, services, settings, users, webhooks,
+    remediations, servers, services, settings, topology, users, webhooks,
 };
 
 struct BearerAuth;
@@ -49,6 +49,13 @@ impl Modify for BearerAuth {
         remediations::approve, remediations::reject, remediations::list_all_runbooks,
         remediations::list_runbooks, remediations::create_runbook, remediations::update_runbook,
         remediations::delete_runbook,
+        servers::list, servers::get_one, servers::create, servers::update, servers::delete,
+        servers::list_groups, servers::get_group, servers::create_group, servers::update_group, servers::delete_group,
+        servers::add_server, servers::remove_server_from_group, servers::agent_upstreams,
+        topology::graph, topology::save_layout, topology::reset_layout, topology::create_dependency,
+        topology::delete_dependency, topology::clear_dependencies, topology::suggest, topology::apply_suggestions,
+        topology::multi_server, topology::list_servers, topology::create_server, topology::get_server,
+        topology::delete_server, topology::service_groups,
         super::ws::dashboard, super::ws::logs, super::ws::agent,
         health::healthz, health::metrics, health::status,
         incidents::list, incidents::get_one, incidents::events, incidents::receive, incidents::stream,

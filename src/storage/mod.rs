@@ -12,12 +12,14 @@ pub mod dashboard;
 pub mod databases;
 pub mod hosts;
 pub mod incidents;
+pub mod inventory;
 pub mod knowledge;
 pub mod logs;
 pub mod notifications;
 pub mod remediation;
 pub mod services;
 pub mod settings;
+pub mod topology;
 pub mod users;
 pub mod writer;
 

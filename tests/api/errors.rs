@@ -60,6 +60,33 @@ async fn oversized_bodies_get_413_and_change_nothing(app: TestApp) {
 /// Every route the router serves, as (method, OpenAPI path).
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/register"),
+    ("get", "/api/v1/servers"),
+    ("post", "/api/v1/servers"),
+    ("get", "/api/v1/servers/{id}"),
+    ("put", "/api/v1/servers/{id}"),
+    ("delete", "/api/v1/servers/{id}"),
+    ("get", "/api/v1/server-groups"),
+    ("post", "/api/v1/server-groups"),
+    ("get", "/api/v1/server-groups/{id}"),
+    ("put", "/api/v1/server-groups/{id}"),
+    ("delete", "/api/v1/server-groups/{id}"),
+    ("post", "/api/v1/server-groups/{id}/servers"),
+    ("delete", "/api/v1/server-groups/{id}/servers/{server_id}"),
+    ("post", "/api/v1/agent/nginx-upstreams"),
+    ("get", "/api/v1/topology"),
+    ("post", "/api/v1/topology/layout"),
+    ("delete", "/api/v1/topology/layout"),
+    ("post", "/api/v1/topology/dependencies"),
+    ("delete", "/api/v1/topology/dependencies"),
+    ("delete", "/api/v1/topology/dependencies/{id}"),
+    ("post", "/api/v1/topology/ai-suggest"),
+    ("post", "/api/v1/topology/ai-suggest/apply"),
+    ("get", "/api/v1/topology/multi-server"),
+    ("get", "/api/v1/topology/servers"),
+    ("post", "/api/v1/topology/servers"),
+    ("get", "/api/v1/topology/servers/{id}"),
+    ("delete", "/api/v1/topology/servers/{id}"),
+    ("get", "/api/v1/topology/service-groups"),
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/refresh"),
     ("get", "/api/v1/auth/me"),
@@ -169,8 +196,11 @@ async fn openapi_documents_every_route(app: TestApp) {
         }
         // And the route really exists (anything but 404/405 proves it is routed).
         let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let concrete =
-            path.replace("{id}", "1").replace("{host_id}", "1").replace("{name}", "search_logs");
+        let concrete = path
+            .replace("{id}", "1")
+            .replace("{host_id}", "1")
+            .replace("{server_id}", "1")
+            .replace("{name}", "search_logs");
         let r = app.call(m, &concrete, None, None).await;
         assert!(
             r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED

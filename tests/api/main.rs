@@ -15,6 +15,7 @@ mod feishu;
 mod health;
 mod incidents;
 mod ingest_reads;
+mod inventory;
 mod live;
 mod notifications;
 mod remediation;

@@ -11,8 +11,10 @@ pub mod hosts;
 pub mod logs;
 pub mod notifications;
 pub mod remediations;
+pub mod servers;
 pub mod services;
 pub mod settings;
+pub mod topology;
 pub mod users;
 pub mod webhooks;
 
@@ -42,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/agent/db-metrics", post(agent::db_metrics))
         .route("/api/v1/agent/logs", post(agent::logs))
         .route("/api/v1/agent/db-targets", get(agent::db_targets))
+        .route("/api/v1/agent/nginx-upstreams", post(servers::agent_upstreams))
         .route("/api/v1/agent/ws/{host_id}", get(super::ws::agent))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/{id}", get(alerts::get_one))
@@ -97,6 +100,43 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/hosts", get(hosts::list))
         .route("/api/v1/hosts/{id}", get(hosts::get_one))
         .route("/api/v1/hosts/{id}/metrics", get(hosts::metrics))
+        .route("/api/v1/servers", get(servers::list).post(servers::create))
+        .route(
+            "/api/v1/servers/{id}",
+            get(servers::get_one).put(servers::update).delete(servers::delete),
+        )
+        .route("/api/v1/server-groups", get(servers::list_groups).post(servers::create_group))
+        .route(
+            "/api/v1/server-groups/{id}",
+            get(servers::get_group).put(servers::update_group).delete(servers::delete_group),
+        )
+        .route("/api/v1/server-groups/{id}/servers", post(servers::add_server))
+        .route(
+            "/api/v1/server-groups/{id}/servers/{server_id}",
+            delete(servers::remove_server_from_group),
+        )
+        .route("/api/v1/topology", get(topology::graph))
+        .route(
+            "/api/v1/topology/layout",
+            post(topology::save_layout).delete(topology::reset_layout),
+        )
+        .route(
+            "/api/v1/topology/dependencies",
+            post(topology::create_dependency).delete(topology::clear_dependencies),
+        )
+        .route("/api/v1/topology/dependencies/{id}", delete(topology::delete_dependency))
+        .route("/api/v1/topology/ai-suggest", post(topology::suggest))
+        .route("/api/v1/topology/ai-suggest/apply", post(topology::apply_suggestions))
+        .route("/api/v1/topology/multi-server", get(topology::multi_server))
+        .route(
+            "/api/v1/topology/servers",
+            get(topology::list_servers).post(topology::create_server),
+        )
+        .route(
+            "/api/v1/topology/servers/{id}",
+            get(topology::get_server).delete(topology::delete_server),
+        )
+        .route("/api/v1/topology/service-groups", get(topology::service_groups))
         .route("/api/v1/services", get(services::list))
         .route("/api/v1/services/{id}", get(services::get_one))
         .route("/api/v1/services/{id}/checks", get(services::checks))
