@@ -20,6 +20,7 @@
 //! settings catalog ([`settings`]), roles ([`role`]) and login throttling
 //! ([`login_limit`]).
 
+pub mod ai;
 pub mod broadcast;
 pub mod classify;
 pub mod clock;
