@@ -158,11 +158,20 @@ impl App {
             registry: Arc::clone(&runtime.registry),
             clock: Arc::clone(&clock),
         });
+        let llm = Arc::new(crate::llm::LlmClient::new(Arc::default())?);
         let incidents = crate::incidents::Incidents::new(
             db.clone(),
             Arc::clone(&clock),
             Arc::clone(&plugins),
             Duration::from_secs(config.incidents.diagnosis_delay_secs),
+            crate::incidents::DiagnosisEngine {
+                llm: Arc::clone(&llm),
+                integrations: integrations.subscribe(),
+                bounds: crate::diagnosis::Bounds {
+                    max_steps: config.llm.diagnosis_max_steps,
+                    max_time: Duration::from_secs(config.llm.diagnosis_max_secs),
+                },
+            },
         );
         let incidents_task = Arc::clone(&incidents).follow(&runtime.events);
         tracing::info!(hosts = h, services = s, rules = r, "actors started");
@@ -198,6 +207,7 @@ impl App {
             incidents,
             integrations,
             plugins,
+            llm,
         });
         Ok(App { listener, state, stack, grace, writer_task, notifier_task, incidents_task })
     }

@@ -40,6 +40,16 @@ pub struct Incidents {
     /// turn into a query storm against the store ingestion writes to.
     diagnoses: Arc<tokio::sync::Semaphore>,
     diagnosis_delay: std::time::Duration,
+    llm: Arc<crate::llm::LlmClient>,
+    integrations: tokio::sync::watch::Receiver<crate::integrations::live::Integrations>,
+    bounds: crate::diagnosis::Bounds,
+}
+
+/// How an incident is diagnosed: the LLM (when configured) or the rules engine.
+pub struct DiagnosisEngine {
+    pub llm: Arc<crate::llm::LlmClient>,
+    pub integrations: tokio::sync::watch::Receiver<crate::integrations::live::Integrations>,
+    pub bounds: crate::diagnosis::Bounds,
 }
 
 /// Diagnoses that may run at the same time.
@@ -65,10 +75,22 @@ impl Incidents {
         clock: Arc<dyn Clock>,
         plugins: Arc<PluginRunner>,
         diagnosis_delay: std::time::Duration,
+        engine: DiagnosisEngine,
     ) -> Arc<Self> {
         let (stream, _) = broadcast::channel(STREAM_CAPACITY);
         let diagnoses = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DIAGNOSES));
-        Arc::new(Self { db, clock, stream, plugins, diagnoses, diagnosis_delay })
+        let DiagnosisEngine { llm, integrations, bounds } = engine;
+        Arc::new(Self {
+            db,
+            clock,
+            stream,
+            plugins,
+            diagnoses,
+            diagnosis_delay,
+            llm,
+            integrations,
+            bounds,
+        })
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<StreamEvent> {
@@ -124,38 +146,90 @@ impl Incidents {
         Ok((id, duplicate))
     }
 
-    /// The rules engine's diagnosis: the planned plugin calls, each recorded as a
-    /// `tool_call` event, then the conclusion; a confidence below 0.3 escalates.
+    /// Records one tool call of a diagnosis as a `tool_call` event.
+    async fn record_call(
+        &self,
+        id: &str,
+        call: &crate::plugins::PluginCall,
+        engine: &str,
+        step: u32,
+    ) -> Result<(), sqlx::Error> {
+        let data = json!({"tool": call.tool, "parameters": call.parameters, "result": summarised(&call.result),
+                          "duration_ms": call.duration_ms, "success": call.success, "engine": engine, "step": step});
+        self.db
+            .change_incident(id, &IncidentChange::event(event::TOOL_CALL, data), self.clock.now())
+            .await
+            .map(|_| ())
+    }
+
+    /// The diagnosis: with an LLM configured, its bounded tool-calling loop; otherwise
+    /// (or when the LLM fails, which the diagnosis then says) the rules engine's
+    /// planned plugin calls. Every call is a `tool_call` event, then the conclusion; a
+    /// confidence below 0.3 escalates.
     async fn diagnose(&self, id: &str) -> Result<(), sqlx::Error> {
         let Some(row) = self.db.incident(id).await? else { return Ok(()) };
         if row.status == "resolved" {
             return Ok(()); // recovered before its turn came: nothing to explain
         }
-        let facts = Facts { title: row.title, service: row.service, host_id: row.host_id };
+        let llm = self.integrations.borrow().llm_config();
+        let engine = if llm.is_some() { "llm" } else { "rules" };
         let started = IncidentChange {
             status: Some("diagnosing"),
             expect_status: Some("open"),
-            ..IncidentChange::event(event::DIAGNOSIS_STARTED, json!({"engine": "rules"}))
+            ..IncidentChange::event(event::DIAGNOSIS_STARTED, json!({"engine": engine}))
         };
         self.db.change_incident(id, &started, self.clock.now()).await?;
-        let mut results = Vec::new();
-        for (tool, args) in plan(&facts) {
-            let call = self.plugins.call(tool, args, Some(id)).await;
-            let data = json!({"tool": call.tool, "parameters": call.parameters, "result": summarised(&call.result),
-                              "duration_ms": call.duration_ms, "success": call.success});
-            self.db
-                .change_incident(
-                    id,
-                    &IncidentChange::event(event::TOOL_CALL, data),
-                    self.clock.now(),
-                )
-                .await?;
-            results.push((call.tool, call.result));
+        let facts =
+            Facts { title: row.title.clone(), service: row.service.clone(), host_id: row.host_id };
+        let mut llm_error = None;
+        let mut outcome = None;
+        if let Some(cfg) = &llm {
+            let described = json!({"id": row.id, "title": row.title, "severity": row.severity, "category": row.category,
+                                   "description": row.description, "service": row.service, "namespace": row.namespace,
+                                   "host_id": row.host_id, "alert_id": row.alert_id, "opened_at": row.created_at});
+            // Each call goes on the timeline as it happens.
+            let result = crate::diagnosis::diagnose(
+                &self.llm,
+                cfg,
+                &self.plugins,
+                id,
+                &described,
+                self.bounds,
+                |call, step| async move {
+                    if let Err(e) = self.record_call(id, &call, "llm", step).await {
+                        tracing::error!(incident = id, error = %e, "could not record a tool call");
+                    }
+                },
+            )
+            .await;
+            match result {
+                Ok(d) => outcome = Some(d),
+                Err(e) => {
+                    tracing::warn!(incident = id, error = %e, "LLM diagnosis failed; the rules engine diagnoses");
+                    llm_error = Some(e.to_string());
+                }
+            }
         }
-        let d = conclude(&facts, &results);
+        let d = match outcome {
+            Some(d) => d,
+            None => {
+                let mut results = Vec::new();
+                for (step, (tool, args)) in plan(&facts).into_iter().enumerate() {
+                    let call = self.plugins.call(tool, args, Some(id)).await;
+                    self.record_call(id, &call, "rules", step as u32 + 1).await?;
+                    results.push((call.tool, call.result));
+                }
+                conclude(&facts, &results)
+            }
+        };
+        let engine = if llm.is_some() && llm_error.is_none() { "llm" } else { "rules" };
         let now = self.clock.now();
         let mut diagnosis = d.to_json();
         diagnosis["diagnosed_at"] = json!(now);
+        diagnosis["engine"] = json!(engine);
+        if let Some(e) = &llm_error {
+            diagnosis["llm_error"] = json!(e);
+        }
         let escalate = d.confidence < ESCALATE_BELOW;
         // Only a diagnosis that still owns the status escalates (a run may have taken
         // the incident over meanwhile).
@@ -166,7 +240,8 @@ impl Incidents {
             diagnosis: Some(&diagnosis),
             ..IncidentChange::event(
                 event::DIAGNOSIS_COMPLETED,
-                json!({"conclusion": d.conclusion, "confidence": d.confidence}),
+                json!({"conclusion": d.conclusion, "confidence": d.confidence, "engine": engine,
+                       "llm_error": llm_error}),
             )
         };
         self.db.change_incident(id, &completed, now).await?;
@@ -378,7 +453,7 @@ impl Incidents {
 }
 
 /// A result as the timeline keeps it: whole when short, else its first characters.
-fn summarised(result: &Value) -> Value {
+pub(crate) fn summarised(result: &Value) -> Value {
     let text = result.to_string();
     if text.chars().count() <= RESULT_CHARS {
         return result.clone();

@@ -187,7 +187,7 @@ pub fn infer_edges(services: &[ServiceNode], upstreams: &[UpstreamRef]) -> Vec<E
             continue;
         };
         let (host, port) = split_address(&up.backend_address);
-        let on_backend = services.iter().filter(|s| s.host_addresses.iter().any(|a| *a == host));
+        let on_backend = services.iter().filter(|s| s.host_addresses.contains(&host));
         let target = match port {
             Some(p) => on_backend.clone().find(|s| s.port == Some(p)),
             None => None,

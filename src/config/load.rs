@@ -50,6 +50,11 @@ const SHORTHANDS: &[(&str, &str)] = &[
     ("FEISHU_VERIFICATION_TOKEN", "feishu.verification_token"),
     ("FEISHU_ENCRYPT_KEY", "feishu.encrypt_key"),
     ("FEISHU_ALERT_BOT_IDS", "feishu.alert_bot_ids"),
+    ("LLM_PROVIDER", "llm.provider"),
+    ("LLM_BASE_URL", "llm.base_url"),
+    ("LLM_MODEL", "llm.model"),
+    ("LLM_API_KEY", "llm.api_key"),
+    ("LLM_TIMEOUT", "llm.timeout_secs"),
 ];
 
 impl Config {

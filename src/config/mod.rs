@@ -26,7 +26,25 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub feishu: FeishuConfig,
     pub incidents: IncidentsConfig,
+    pub llm: LlmConfig,
     pub log: LogConfig,
+}
+
+/// The LLM used for AI analysis and incident diagnosis; `PUT /api/config` overrides
+/// these at run time. Without an API key every AI feature runs on the rules engine.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    pub provider: String,
+    pub base_url: String,
+    pub model: String,
+    pub api_key: String,
+    pub timeout_secs: u64,
+    pub max_tokens: u32,
+    /// Tool calls an incident diagnosis may make before it must conclude.
+    pub diagnosis_max_steps: u32,
+    /// Wall-clock budget of one incident diagnosis.
+    pub diagnosis_max_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -53,6 +53,7 @@ impl Config {
         for (key, url) in [
             ("notify.public_url", &self.notify.public_url),
             ("feishu.api_base_url", &self.feishu.api_base_url),
+            ("llm.base_url", &self.llm.base_url),
         ] {
             check(
                 url.is_empty() || url.starts_with("http://") || url.starts_with("https://"),
@@ -62,6 +63,26 @@ impl Config {
         check(
             self.feishu.app_id.is_empty() == self.feishu.app_secret.is_empty(),
             "feishu.app_id and feishu.app_secret: set both or neither".into(),
+        );
+        check(
+            crate::llm::Provider::parse(&self.llm.provider).is_some(),
+            format!("llm.provider: '{}' must be openai or anthropic", self.llm.provider),
+        );
+        check(
+            (1..=3600).contains(&self.llm.timeout_secs),
+            "llm.timeout_secs: must be between 1 and 3600".into(),
+        );
+        check(
+            (16..=32_768).contains(&self.llm.max_tokens),
+            "llm.max_tokens: must be between 16 and 32768".into(),
+        );
+        check(
+            (1..=50).contains(&self.llm.diagnosis_max_steps),
+            "llm.diagnosis_max_steps: must be between 1 and 50".into(),
+        );
+        check(
+            (1..=3600).contains(&self.llm.diagnosis_max_secs),
+            "llm.diagnosis_max_secs: must be between 1 and 3600".into(),
         );
         let db = self.database_url();
         check(

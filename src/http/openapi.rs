@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::bot::{config, health, incidents, knowledge, lark, plugins};
 use super::v1::{
-    agent, agent_tokens, alerts, audit, auth, dashboard, databases, hosts, logs, notifications,
+    agent, agent_tokens, ai, alerts, audit, auth, dashboard, databases, hosts, logs, notifications,
     remediations, servers, services, settings, topology, users, webhooks,
 };
 
@@ -49,6 +49,8 @@ impl Modify for BearerAuth {
         remediations::approve, remediations::reject, remediations::list_all_runbooks,
         remediations::list_runbooks, remediations::create_runbook, remediations::update_runbook,
         remediations::delete_runbook,
+        ai::analyze_logs, ai::insights, ai::set_insight_status, ai::chat, ai::root_cause, ai::system_summary,
+        ai::generate_runbook,
         servers::list, servers::get_one, servers::create, servers::update, servers::delete,
         servers::list_groups, servers::get_group, servers::create_group, servers::update_group, servers::delete_group,
         servers::add_server, servers::remove_server_from_group, servers::agent_upstreams,

@@ -54,6 +54,8 @@ pub struct Shared {
     pub plugins: Arc<crate::plugins::PluginRunner>,
     /// Incidents: intake, timelines and the `/api/events` stream.
     pub incidents: Arc<crate::incidents::Incidents>,
+    /// The LLM client (used only when `integrations` has an API key).
+    pub llm: Arc<crate::llm::LlmClient>,
     /// Commands sent to agents, waiting for their `command_result`.
     pub agent_commands: Arc<crate::remediation::AgentCommands>,
 }

@@ -22,12 +22,17 @@ pub enum Kind {
     Fraction(f64),
     List,
     Bool,
+    /// One of the names.
+    Choice(&'static [&'static str]),
 }
 
 /// Every key `PUT /api/config` accepts (canonical name, kind); `LARK_*` are aliases of
 /// the `FEISHU_*` keys.
 pub const KEYS: &[(&str, Kind)] = &[
-    ("LLM_PROVIDER", Kind::Text),
+    (
+        "LLM_PROVIDER",
+        Kind::Choice(&["openai", "anthropic", "deepseek", "claude", "openai-compatible"]),
+    ),
     ("LLM_MODEL", Kind::Text),
     ("LLM_BASE_URL", Kind::Url),
     ("LLM_TIMEOUT", Kind::Int(1, 3600)),
@@ -119,6 +124,13 @@ pub fn canonicalize(kind: Kind, value: &Value) -> Result<String, String> {
             }
             Ok(items.join(","))
         }
+        Kind::Choice(names) => {
+            let s = text().ok_or("must be a string")?.to_ascii_lowercase();
+            if !names.contains(&s.as_str()) {
+                return Err(format!("must be one of {}", names.join(", ")));
+            }
+            Ok(s)
+        }
         Kind::Bool => match value {
             Value::Bool(b) => Ok(b.to_string()),
             Value::String(s)
@@ -138,6 +150,7 @@ pub struct LlmSettings {
     pub base_url: String,
     pub timeout_secs: u64,
     pub api_key: String,
+    pub max_tokens: u32,
 }
 
 /// The live integration settings.
@@ -156,6 +169,8 @@ impl Integrations {
     /// The file configuration with the stored overrides applied.
     pub fn new(config: &Config, overrides: &BTreeMap<String, String>) -> Self {
         let get = |key: &str| overrides.get(key).cloned();
+        // An empty override of these means "the file's value", not "nothing".
+        let get_set = |key: &str| get(key).filter(|v| !v.is_empty());
         let flag = |key: &str, default: bool| get(key).map_or(default, |v| v == "true");
         let mut feishu = config.feishu.clone();
         for (key, field) in [
@@ -171,11 +186,14 @@ impl Integrations {
         }
         Integrations {
             llm: LlmSettings {
-                provider: get("LLM_PROVIDER").unwrap_or_default(),
-                model: get("LLM_MODEL").unwrap_or_default(),
-                base_url: get("LLM_BASE_URL").unwrap_or_default(),
-                timeout_secs: get("LLM_TIMEOUT").and_then(|v| v.parse().ok()).unwrap_or(300),
-                api_key: get("LLM_API_KEY").unwrap_or_default(),
+                provider: get_set("LLM_PROVIDER").unwrap_or_else(|| config.llm.provider.clone()),
+                model: get_set("LLM_MODEL").unwrap_or_else(|| config.llm.model.clone()),
+                base_url: get_set("LLM_BASE_URL").unwrap_or_else(|| config.llm.base_url.clone()),
+                timeout_secs: get("LLM_TIMEOUT")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(config.llm.timeout_secs),
+                api_key: get("LLM_API_KEY").unwrap_or_else(|| config.llm.api_key.clone()),
+                max_tokens: config.llm.max_tokens,
             },
             feishu,
             allowed_namespaces: get("ALLOWED_NAMESPACES")
@@ -193,9 +211,9 @@ impl Integrations {
         }
     }
 
-    /// Whether an LLM is configured well enough to be called.
-    pub fn llm_configured(&self) -> bool {
-        !self.llm.provider.is_empty() && !self.llm.model.is_empty() && !self.llm.api_key.is_empty()
+    /// The LLM to call, or `None` when none is configured (no API key).
+    pub fn llm_config(&self) -> Option<crate::llm::LlmConfig> {
+        crate::llm::LlmConfig::from_settings(&self.llm)
     }
 }
 

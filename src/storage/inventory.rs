@@ -207,14 +207,6 @@ impl Db {
         with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)
     }
 
-    pub async fn server_by_hostname(
-        &self,
-        hostname: &str,
-    ) -> Result<Option<ServerRow>, sqlx::Error> {
-        let sql = format!("{SERVER_SELECT} WHERE s.hostname = $1");
-        with_pool!(self, pool => sqlx::query_as(&sql).bind(hostname).fetch_optional(pool).await)
-    }
-
     /// Creates a server and, when given, its upstreams, in one transaction.
     pub async fn create_server(
         &self,

@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod databases;
 pub mod hosts;
 pub mod incidents;
+pub mod insights;
 pub mod inventory;
 pub mod knowledge;
 pub mod logs;

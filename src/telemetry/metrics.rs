@@ -21,9 +21,16 @@ struct Histogram {
     sum: f64,
 }
 
+/// LLM latency buckets: a model answers in seconds, not milliseconds.
+const LLM_BUCKETS: [f64; 12] = [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 300.0];
+
 impl Histogram {
     fn observe(&mut self, secs: f64) {
-        for (i, bound) in BUCKETS.iter().enumerate() {
+        self.observe_in(&BUCKETS, secs);
+    }
+
+    fn observe_in(&mut self, bounds: &[f64; 12], secs: f64) {
+        for (i, bound) in bounds.iter().enumerate() {
             if secs <= *bound {
                 self.buckets[i] += 1;
             }
@@ -144,6 +151,105 @@ impl NotifyMetrics {
                 "warden_notifications_sent_total{{channel=\"{}\",result=\"{result}\"}} {n}",
                 escape(channel)
             );
+        }
+    }
+}
+
+/// LLM requests, tokens and latency by provider.
+#[derive(Debug, Default)]
+pub struct LlmMetrics {
+    series: Mutex<BTreeMap<String, LlmSeries>>,
+}
+
+#[derive(Debug, Default)]
+struct LlmSeries {
+    ok: u64,
+    failed: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    latency: Histogram,
+}
+
+impl LlmMetrics {
+    pub fn record(
+        &self,
+        provider: &str,
+        ok: bool,
+        elapsed: Duration,
+        prompt: u64,
+        completion: u64,
+    ) {
+        let mut s = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let e = s.entry(provider.to_string()).or_default();
+        if ok {
+            e.ok += 1;
+        } else {
+            e.failed += 1;
+        }
+        e.prompt_tokens += prompt;
+        e.completion_tokens += completion;
+        e.latency.observe_in(&LLM_BUCKETS, elapsed.as_secs_f64());
+    }
+
+    /// Appends the families to an exposition.
+    pub fn render(&self, out: &mut String) {
+        let s = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        family(
+            out,
+            "warden_llm_requests_total",
+            "counter",
+            "LLM requests, by provider and result.",
+        );
+        for (p, e) in s.iter() {
+            let p = escape(p);
+            let _ = writeln!(
+                out,
+                "warden_llm_requests_total{{provider=\"{p}\",result=\"ok\"}} {}",
+                e.ok
+            );
+            let _ = writeln!(
+                out,
+                "warden_llm_requests_total{{provider=\"{p}\",result=\"failed\"}} {}",
+                e.failed
+            );
+        }
+        family(out, "warden_llm_tokens_total", "counter", "LLM tokens used, by provider and kind.");
+        for (p, e) in s.iter() {
+            let p = escape(p);
+            let _ = writeln!(
+                out,
+                "warden_llm_tokens_total{{provider=\"{p}\",kind=\"prompt\"}} {}",
+                e.prompt_tokens
+            );
+            let _ = writeln!(
+                out,
+                "warden_llm_tokens_total{{provider=\"{p}\",kind=\"completion\"}} {}",
+                e.completion_tokens
+            );
+        }
+        family(
+            out,
+            "warden_llm_request_duration_seconds",
+            "histogram",
+            "LLM request latency, by provider.",
+        );
+        for (p, e) in s.iter() {
+            let labels = format!("provider=\"{}\"", escape(p));
+            let h = &e.latency;
+            for (bound, n) in LLM_BUCKETS.iter().zip(h.buckets.iter()) {
+                let _ = writeln!(
+                    out,
+                    "warden_llm_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "warden_llm_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "warden_llm_request_duration_seconds_sum{{{labels}}} {}", h.sum);
+            let _ =
+                writeln!(out, "warden_llm_request_duration_seconds_count{{{labels}}} {}", h.count);
         }
     }
 }

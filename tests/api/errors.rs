@@ -60,6 +60,13 @@ async fn oversized_bodies_get_413_and_change_nothing(app: TestApp) {
 /// Every route the router serves, as (method, OpenAPI path).
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/register"),
+    ("post", "/api/v1/ai/analyze-logs"),
+    ("get", "/api/v1/ai/insights"),
+    ("put", "/api/v1/ai/insights/{id}"),
+    ("post", "/api/v1/ai/chat"),
+    ("post", "/api/v1/ai/root-cause"),
+    ("get", "/api/v1/ai/system-summary"),
+    ("post", "/api/v1/ai/generate-runbook"),
     ("get", "/api/v1/servers"),
     ("post", "/api/v1/servers"),
     ("get", "/api/v1/servers/{id}"),

@@ -451,6 +451,7 @@ async fn plugins_are_listed_with_measured_usage(backend: Backend) {
 }
 
 async fn config_is_masked_checked_and_applied_live(backend: Backend) {
+    let llm = crate::support::llm::LlmStub::start("sk-secret", "deepseek-chat").await;
     let Some(app) = TestApp::spawn(backend).await else { return };
     let admin = app.admin().await;
     let (_, operator) = app.user_with_role(&admin, "ops@example.com", "operator").await;
@@ -459,7 +460,7 @@ async fn config_is_masked_checked_and_applied_live(backend: Backend) {
     let data = &res.body["data"];
     assert_eq!(
         (data["feishu"]["verification_token"].as_str(), data["llm"]["timeout"].as_i64()),
-        (Some(""), Some(300))
+        (Some(""), Some(60))
     );
     assert_eq!(data["security"]["hourly_quota"], 10);
     let challenge = json!({"type": "url_verification", "challenge": "c-9", "token": "tok-live"});
@@ -494,12 +495,13 @@ async fn config_is_masked_checked_and_applied_live(backend: Backend) {
     }
     assert_eq!(
         app.get("/api/config", Some(&admin)).await.body["data"]["llm"]["model"],
-        "",
-        "nothing applied"
+        "deepseek-chat",
+        "nothing applied (the file's default model)"
     );
 
     let res = app
         .put("/api/config", json!({"LLM_PROVIDER": "deepseek", "LLM_MODEL": "deepseek-chat", "LLM_TIMEOUT": 600,
+            "LLM_BASE_URL": llm.openai_base(),
             "LLM_API_KEY": "sk-secret", "LARK_VERIFICATION_TOKEN": "tok-live", "ALERT_BOT_IDS": ["cli_a", "cli_b"],
             "ALLOWED_NAMESPACES": "default, production", "MAX_REPLICA_CHANGE": 0.5,
             "FORBIDDEN_VERBS": ["rm -rf", "drop table", "kubectl delete"], "HOURLY_QUOTA": 5, "ENABLE_AWS": false}), Some(&admin))
@@ -533,7 +535,7 @@ async fn config_is_masked_checked_and_applied_live(backend: Backend) {
     // Live: the runtime settings, the Feishu callbacks and the status see the change.
     assert_eq!(app.get("/api/v1/settings", Some(&admin)).await.body["hourly_quota"]["value"], "5");
     assert_eq!(app.post("/lark/event", challenge, None).await.body, json!({"challenge": "c-9"}));
-    assert_eq!(app.get("/api/status", Some(&admin)).await.body["data"]["llm_status"], "configured");
+    assert_eq!(app.get("/api/status", Some(&admin)).await.body["data"]["llm_status"], "connected");
     let res = app
         .put(
             "/api/config",
@@ -551,7 +553,7 @@ async fn config_is_masked_checked_and_applied_live(backend: Backend) {
         Some(&admin),
     )
     .await;
-    assert_eq!(app.get("/api/status", Some(&admin)).await.body["data"]["llm_status"], "configured");
+    assert_eq!(app.get("/api/status", Some(&admin)).await.body["data"]["llm_status"], "connected");
     let audit = app.get("/api/v1/audit-logs?action=update_config", Some(&admin)).await;
     assert!(
         audit.text.contains("LLM_API_KEY") && !audit.text.contains("sk-secret"),

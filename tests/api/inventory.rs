@@ -296,6 +296,12 @@ async fn a_server_named_like_an_agent_host_shows_the_host(app: TestApp) {
         .post("/api/v1/agent/metrics", json!({"host_id": host, "cpu_percent": 42.5}), Some(&agent))
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    // The host's actor takes the report in the background.
+    crate::support::wait_until("the host shows its metrics", || async {
+        let h = app.get(&format!("/api/v1/hosts/{host}"), Some(&admin)).await;
+        h.body["status"] == "online" && h.body["latest_metrics"]["cpu_percent"] == 42.5
+    })
+    .await;
     let id = create_server(&app, &admin, json!({"hostname": "web-01", "status": "offline"})).await;
     let res = app.get(&format!("/api/v1/servers/{id}"), Some(&admin)).await;
     assert_eq!(res.body["server"]["host_id"], host);
@@ -325,6 +331,12 @@ async fn two_hosts(app: &TestApp, admin: &str) -> (String, i64, i64) {
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
         ids.push(res.body["host_id"].as_i64().unwrap());
+    }
+    for id in &ids {
+        crate::support::wait_until("the host is online", || async {
+            app.get(&format!("/api/v1/hosts/{id}"), Some(admin)).await.body["status"] == "online"
+        })
+        .await;
     }
     (agent, ids[0], ids[1])
 }
@@ -398,25 +410,6 @@ async fn agents_report_upstreams_that_link_servers(app: TestApp) {
     assert_eq!(res.body["summary"]["edge_count"], 1);
 }
 
-async fn register_service(
-    app: &TestApp,
-    agent: &str,
-    host: i64,
-    name: &str,
-    kind: &str,
-    target: &str,
-) -> i64 {
-    let res = app
-        .post(
-            "/api/v1/agent/services/register",
-            json!({"host_id": host, "name": name, "type": kind, "target": target}),
-            Some(agent),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
-    res.body["service_id"].as_i64().unwrap()
-}
-
 fn edge_pairs(graph: &Value) -> Vec<(i64, i64)> {
     graph["edges"]
         .as_array()
@@ -429,17 +422,11 @@ fn edge_pairs(graph: &Value) -> Vec<(i64, i64)> {
 async fn the_graph_infers_edges_until_custom_dependencies_exist(app: TestApp) {
     let admin = app.admin().await;
     let (agent, web, app_host) = two_hosts(&app, &admin).await;
-    let nginx = register_service(&app, &agent, web, "nginx", "http", "http://127.0.0.1:80/").await;
-    let orders = register_service(
-        &app,
-        &agent,
-        app_host,
-        "orders-api",
-        "http",
-        "http://10.0.0.2:8001/health",
-    )
-    .await;
-    let pg = register_service(&app, &agent, app_host, "orders-db", "tcp", "127.0.0.1:5432").await;
+    let nginx = app.register_service(&agent, web, "nginx", "http", "http://127.0.0.1:80/").await;
+    let orders = app
+        .register_service(&agent, app_host, "orders-api", "http", "http://10.0.0.2:8001/health")
+        .await;
+    let pg = app.register_service(&agent, app_host, "orders-db", "tcp", "127.0.0.1:5432").await;
     let res = app
         .post(
             "/api/v1/agent/nginx-upstreams",

@@ -6,6 +6,7 @@ mod support;
 
 mod agent;
 mod agent_tokens;
+mod ai;
 mod alerting;
 mod audit;
 mod auth;

@@ -38,6 +38,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.clock.now() - chrono::Duration::from_std(state.started.elapsed()).unwrap_or_default();
     let mut text = state.metrics.render(VERSION, start.timestamp_millis() as f64 / 1000.0);
     state.notifier.metrics.render(&mut text);
+    state.llm.metrics().render(&mut text);
     ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
 
@@ -61,6 +62,15 @@ pub async fn status(State(state): State<AppState>, _user: AuthUser) -> Json<Valu
         },
     };
     let (active_incidents, pending_approvals) = state.db.incident_counts().await.unwrap_or((0, 0));
+    // A real check (the provider's model list with the configured key), cached a minute.
+    let llm = state.integrations.borrow().llm_config();
+    let (llm_status, llm_error) = match llm {
+        None => ("not_configured", None),
+        Some(cfg) => match state.llm.check(&cfg).await {
+            Ok(()) => ("connected", None),
+            Err(e) => ("error", Some(e)),
+        },
+    };
     Json(json!({
         "success": true,
         "data": {
@@ -70,8 +80,8 @@ pub async fn status(State(state): State<AppState>, _user: AuthUser) -> Json<Valu
             "active_incidents": active_incidents,
             "pending_approvals": pending_approvals,
             "plugins_loaded": warden_actors::plugins::registry().len(),
-            // No call is made here: "configured" means provider, model and key are set.
-            "llm_status": if state.integrations.borrow().llm_configured() { "configured" } else { "not_configured" },
+            "llm_status": llm_status,
+            "llm_error": llm_error,
             "database_status": if database_ok { "connected" } else { "disconnected" },
             "database_backend": state.db.backend(),
             "redis_status": redis_status,

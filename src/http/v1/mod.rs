@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod agent_tokens;
+pub mod ai;
 pub mod alerts;
 pub mod audit;
 pub mod auth;
@@ -154,6 +155,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/databases/{id}/metrics", get(databases::metrics))
         .route("/api/v1/logs", get(logs::search))
         .route("/api/v1/logs/stats", get(logs::stats))
+        .route("/api/v1/ai/analyze-logs", post(ai::analyze_logs))
+        .route("/api/v1/ai/insights", get(ai::insights))
+        .route("/api/v1/ai/insights/{id}", put(ai::set_insight_status))
+        .route("/api/v1/ai/chat", post(ai::chat))
+        .route("/api/v1/ai/root-cause", post(ai::root_cause))
+        .route("/api/v1/ai/system-summary", get(ai::system_summary))
+        .route("/api/v1/ai/generate-runbook", post(ai::generate_runbook))
         .route("/api/v1/dashboard/trends", get(dashboard::trends))
         .route("/api/v1/ws/dashboard", get(super::ws::dashboard))
         .route("/ws/logs", get(super::ws::logs))

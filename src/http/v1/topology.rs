@@ -10,6 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
+use warden_actors::ai::root_cause::NeighbourState;
 use warden_actors::topology::{
     infer_edges, port_of, server_edges, Edge, ServerRef, ServiceNode, UpstreamRef,
 };
@@ -80,6 +81,39 @@ async fn inferred(
         .collect();
     let edges = infer_edges(&nodes, &upstreams);
     Ok((services, nodes, edges))
+}
+
+/// The services linked to any of `services` by an edge of the graph (custom edges when
+/// there are any, inferred ones otherwise), with how they are linked: `depends_on` when
+/// one of `services` depends on it, `dependent` when it depends on one of them.
+pub async fn neighbours(
+    state: &AppState,
+    services: &[i64],
+) -> Result<Vec<NeighbourState>, ApiError> {
+    let (rows, _, inferred_edges) = inferred(state).await?;
+    let custom = state.db.list_dependencies().await?;
+    let edges: Vec<(i64, i64)> = if custom.is_empty() {
+        inferred_edges.iter().map(|e| (e.source, e.target)).collect()
+    } else {
+        custom.iter().map(|d| (d.source_service_id, d.target_service_id)).collect()
+    };
+    let mut out = Vec::new();
+    for (source, target) in edges {
+        let (other, relation) = match (services.contains(&source), services.contains(&target)) {
+            (true, false) => (target, "depends_on"),
+            (false, true) => (source, "dependent"),
+            _ => continue,
+        };
+        if let Some(s) = rows.iter().find(|r| r.id == other) {
+            out.push(NeighbourState {
+                name: s.name.clone(),
+                hostname: Some(s.hostname.clone()),
+                status: s.status.clone(),
+                relation: relation.to_string(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -362,15 +396,18 @@ pub async fn clear_dependencies(
     Ok(Json(json!({"detail": "所有自定义依赖已清空", "deleted": deleted})))
 }
 
-/// Suggested dependencies: the edges the rules infer (nginx upstreams, well-known
-/// ports, same-host middleware) that are not custom dependencies yet.
+/// Suggested dependencies. With an LLM configured the model reads the services (name,
+/// type, host, port, group) and the existing edges; its suggestions are kept only when
+/// both ends exist, differ, and are not linked yet. Without one, the edges the rules
+/// infer (nginx upstreams, well-known ports, same-host middleware) that are not custom
+/// dependencies yet.
 #[utoipa::path(post, path = "/api/v1/topology/ai-suggest", tag = "topology", security(("bearer" = [])),
-    responses((status = 200, description = "{suggestions, total, message, engine}")))]
+    responses((status = 200, description = "{suggestions, total, message, engine}"), (status = 502, description = "the LLM failed")))]
 pub async fn suggest(
     State(state): State<AppState>,
     _user: AuthUser,
 ) -> Result<Json<Value>, ApiError> {
-    let (services, _, edges) = inferred(&state).await?;
+    let (services, nodes, edges) = inferred(&state).await?;
     let existing: HashSet<(i64, i64)> = state
         .db
         .list_dependencies()
@@ -378,16 +415,58 @@ pub async fn suggest(
         .iter()
         .map(|d| (d.source_service_id, d.target_service_id))
         .collect();
-    let suggestions: Vec<Value> = edges
-        .iter()
-        .filter(|e| !existing.contains(&(e.source, e.target)))
-        .map(|e| json!({"source": e.source, "target": e.target, "type": e.kind, "description": e.description, "via": e.via}))
-        .collect();
+    let cfg = super::ai::llm_config(&state);
+    let suggestions: Vec<Value> = match &cfg {
+        None => edges
+            .iter()
+            .filter(|e| !existing.contains(&(e.source, e.target)))
+            .map(|e| json!({"source": e.source, "target": e.target, "type": e.kind, "description": e.description, "via": e.via}))
+            .collect(),
+        Some(cfg) => {
+            let listed: Vec<Value> = services
+                .iter()
+                .zip(&nodes)
+                .map(|(s, n)| json!({"id": s.id, "name": s.name, "type": s.kind, "host": s.hostname, "port": n.port, "group": n.group()}))
+                .collect();
+            let known: HashSet<i64> = services.iter().map(|s| s.id).collect();
+            let system = "You are a senior operations architect. From the services below, infer the dependencies                 between them. Answer with a JSON object {\"suggestions\": [{\"source\": service id, \"target\": service id, \
+                \"type\": \"calls\" or \"depends_on\", \"description\": short reason}]}. Suggest only dependencies you are \
+                confident of and none that already exist.";
+            let user = format!(
+                "Services:\n{}\nExisting dependencies (source, target): {:?}",
+                serde_json::to_string_pretty(&listed).unwrap_or_default(),
+                existing
+            );
+            state
+                .llm
+                .json(cfg, system, &user, |v| {
+                    let items = v["suggestions"].as_array().ok_or("\"suggestions\" must be a list")?;
+                    let mut out = Vec::new();
+                    for i in items {
+                        let (Some(source), Some(target)) = (i["source"].as_i64(), i["target"].as_i64()) else {
+                            return Err("every suggestion needs integer \"source\" and \"target\"".to_string());
+                        };
+                        let kind = i["type"].as_str().unwrap_or("depends_on");
+                        // Unknown ids, self-edges and existing links are dropped, not fatal.
+                        if source == target || !known.contains(&source) || !known.contains(&target)
+                            || existing.contains(&(source, target)) || !DEPENDENCY_TYPES.contains(&kind)
+                        {
+                            continue;
+                        }
+                        out.push(json!({"source": source, "target": target, "type": kind,
+                                        "description": i["description"].as_str().unwrap_or_default()}));
+                    }
+                    Ok(out)
+                })
+                .await
+                .map_err(super::ai::llm_failed)?
+        }
+    };
     Ok(Json(json!({
         "total": suggestions.len(),
         "message": format!("分析了 {} 个服务,推荐 {} 条新依赖关系", services.len(), suggestions.len()),
         "suggestions": suggestions,
-        "engine": "rules",
+        "engine": if cfg.is_some() { "llm" } else { "rules" },
     })))
 }
 

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod llm;
 pub mod peers;
 
 use std::collections::HashMap;
@@ -293,6 +294,26 @@ impl TestApp {
             .await;
         assert_eq!(res.status, StatusCode::OK, "register {hostname}: {}", res.text);
         res.body["host_id"].as_i64().expect("host_id")
+    }
+
+    /// Registers a monitored service on a host through the agent API; returns its id.
+    pub async fn register_service(
+        &self,
+        agent: &str,
+        host: i64,
+        name: &str,
+        kind: &str,
+        target: &str,
+    ) -> i64 {
+        let res = self
+            .post(
+                "/api/v1/agent/services/register",
+                json!({"host_id": host, "name": name, "type": kind, "target": target}),
+                Some(agent),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        res.body["service_id"].as_i64().expect("service_id")
     }
 
     /// Sets runtime settings as the given admin.
