@@ -18,6 +18,7 @@ use warden_actors::remediation::actor::RunDeps;
 use warden_actors::remediation::supervisor::{
     RemediationArgs, RemediationMsg, RemediationSupervisor,
 };
+use warden_actors::report::{ReportScheduler, SchedulerArgs};
 use warden_actors::root::Runtime;
 use warden_actors::settings::RuntimeSettings;
 
@@ -174,6 +175,29 @@ impl App {
             },
         );
         let incidents_task = Arc::clone(&incidents).follow(&runtime.events);
+        let reports = Arc::new(crate::reports::Reports {
+            db: db.clone(),
+            clock: Arc::clone(&clock),
+            llm: Arc::clone(&llm),
+            integrations: integrations.subscribe(),
+            settings: settings.subscribe(),
+            events: runtime.events.clone(),
+            public_url: config.notify.public_url.clone(),
+        });
+        // Claims due periods before start-up completes (see `warden_actors::report`).
+        let (report_scheduler, _) = Actor::spawn(
+            None,
+            ReportScheduler,
+            SchedulerArgs {
+                port: Arc::clone(&reports) as Arc<dyn warden_actors::report::ReportPort>,
+                clock: Arc::clone(&clock),
+                settings: settings.subscribe(),
+                every: Duration::from_secs(60),
+                enabled: config.reports.schedule,
+            },
+        )
+        .await
+        .context("could not start the report scheduler")?;
         tracing::info!(hosts = h, services = s, rules = r, "actors started");
 
         let listener = TcpListener::bind(config.listen_addr())
@@ -208,6 +232,8 @@ impl App {
             integrations,
             plugins,
             llm,
+            reports,
+            report_scheduler,
         });
         Ok(App { listener, state, stack, grace, writer_task, notifier_task, incidents_task })
     }
@@ -258,6 +284,10 @@ impl App {
         // stopped mid-way is found on the next start and marked interrupted.
         let _ = state
             .remediation
+            .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
+            .await;
+        let _ = state
+            .report_scheduler
             .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
             .await;
         state.runtime.stop().await;

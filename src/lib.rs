@@ -16,6 +16,7 @@ pub mod notify;
 pub mod plugins;
 pub mod probe;
 pub mod remediation;
+pub mod reports;
 pub mod storage;
 pub mod telemetry;
 

@@ -37,11 +37,13 @@ pub mod plugins;
 pub mod ports;
 pub mod registry;
 pub mod remediation;
+pub mod report;
 pub mod role;
 pub mod root;
 pub mod rule;
 pub mod service;
 pub mod settings;
+pub mod sla;
 pub mod supervision;
 pub mod topology;
 

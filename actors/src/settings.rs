@@ -19,6 +19,8 @@ pub enum SettingType {
     Choice(&'static [&'static str]),
     /// Phrases, given as a JSON array or a comma-separated string; stored comma-separated.
     List,
+    /// An IANA time zone name (`Asia/Shanghai`, `UTC`).
+    TimeZone,
 }
 
 /// One known setting.
@@ -73,6 +75,24 @@ pub const CATALOG: &[SettingSpec] = &[
         default: "zh-CN",
         description: "通知默认模板的语言(zh-CN 或 en)",
         kind: SettingType::Choice(LOCALES),
+    },
+    SettingSpec {
+        key: "report_timezone",
+        default: "Asia/Shanghai",
+        description: "运维报告与 SLA 窗口使用的时区(IANA 名称,如 Asia/Shanghai、UTC)",
+        kind: SettingType::TimeZone,
+    },
+    SettingSpec {
+        key: "daily_report_enabled",
+        default: "true",
+        description: "每天零点后自动生成前一天的运维日报",
+        kind: SettingType::Bool,
+    },
+    SettingSpec {
+        key: "weekly_report_enabled",
+        default: "true",
+        description: "每周一零点后自动生成上一周的运维周报",
+        kind: SettingType::Bool,
     },
     SettingSpec {
         key: "auto_remediation",
@@ -171,6 +191,12 @@ impl SettingSpec {
                     .map(|w| (*w).to_string())
                     .ok_or_else(|| format!("value must be one of: {}", words.join(", ")))
             }
+            SettingType::TimeZone => {
+                let wanted = value.as_str().map(str::trim).unwrap_or_default();
+                wanted.parse::<chrono_tz::Tz>().map(|tz| tz.name().to_string()).map_err(|_| {
+                    format!("'{wanted}' is not an IANA time zone such as Asia/Shanghai or UTC")
+                })
+            }
             SettingType::List => {
                 let items: Vec<String> = match value {
                     Value::String(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
@@ -238,6 +264,10 @@ pub struct RuntimeSettings {
     pub remediation_max_per_host_hour: u32,
     pub remediation_circuit_breaker: u32,
     pub forbidden_verbs: Vec<String>,
+    /// The time zone of report periods and SLA windows.
+    pub report_timezone: chrono_tz::Tz,
+    pub daily_report_enabled: bool,
+    pub weekly_report_enabled: bool,
 }
 
 impl Default for RuntimeSettings {
@@ -278,6 +308,9 @@ impl RuntimeSettings {
                 .filter(|v| !v.is_empty())
                 .map(str::to_string)
                 .collect(),
+            report_timezone: get("report_timezone").parse().unwrap_or(chrono_tz::Tz::UTC),
+            daily_report_enabled: get("daily_report_enabled") == "true",
+            weekly_report_enabled: get("weekly_report_enabled") == "true",
         }
     }
 }

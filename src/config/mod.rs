@@ -27,7 +27,16 @@ pub struct Config {
     pub feishu: FeishuConfig,
     pub incidents: IncidentsConfig,
     pub llm: LlmConfig,
+    pub reports: ReportsConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// Whether this node runs the report scheduler (periods are claimed once across
+    /// nodes either way).
+    pub schedule: bool,
 }
 
 /// The LLM used for AI analysis and incident diagnosis; `PUT /api/config` overrides

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use super::bot::{config, health, incidents, knowledge, lark, plugins};
 use super::v1::{
     agent, agent_tokens, ai, alerts, audit, auth, dashboard, databases, hosts, logs, notifications,
-    remediations, servers, services, settings, topology, users, webhooks,
+    remediations, reports, servers, services, settings, sla, topology, users, webhooks,
 };
 
 struct BearerAuth;
@@ -51,6 +51,8 @@ impl Modify for BearerAuth {
         remediations::delete_runbook,
         ai::analyze_logs, ai::insights, ai::set_insight_status, ai::chat, ai::root_cause, ai::system_summary,
         ai::generate_runbook,
+        reports::list, reports::get_one, reports::generate, reports::delete,
+        sla::list_rules, sla::create_rule, sla::delete_rule, sla::status, sla::violations, sla::report,
         servers::list, servers::get_one, servers::create, servers::update, servers::delete,
         servers::list_groups, servers::get_group, servers::create_group, servers::update_group, servers::delete_group,
         servers::add_server, servers::remove_server_from_group, servers::agent_upstreams,

@@ -56,6 +56,10 @@ pub struct Shared {
     pub incidents: Arc<crate::incidents::Incidents>,
     /// The LLM client (used only when `integrations` has an API key).
     pub llm: Arc<crate::llm::LlmClient>,
+    /// Builds operations reports (on demand and for the scheduler).
+    pub reports: Arc<crate::reports::Reports>,
+    /// The report scheduler (stopped at shutdown).
+    pub report_scheduler: ractor::ActorRef<warden_actors::report::SchedulerMsg>,
     /// Commands sent to agents, waiting for their `command_result`.
     pub agent_commands: Arc<crate::remediation::AgentCommands>,
 }

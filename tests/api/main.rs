@@ -20,6 +20,7 @@ mod inventory;
 mod live;
 mod notifications;
 mod remediation;
+mod reports;
 mod settings;
 mod users;
 mod webhooks;

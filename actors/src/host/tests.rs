@@ -165,6 +165,22 @@ mod actor {
             }
         }
         fn record_partitions(&self, _id: HostId, _json: Arc<str>) {}
+        async fn sla_snapshot(
+            &self,
+            _id: ServiceId,
+            _now: DateTime<Utc>,
+        ) -> Result<Option<crate::ports::SlaSnapshot>, StoreError> {
+            Ok(None)
+        }
+        async fn record_sla(
+            &self,
+            _id: ServiceId,
+            _effect: &crate::sla::SlaEffect,
+            _description: &str,
+            _now: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            Ok(())
+        }
         async fn load_service(&self, _id: ServiceId) -> Result<Option<ServiceRecord>, StoreError> {
             Ok(None)
         }

@@ -13,4 +13,4 @@ pub use bus::{BusEvent, EventBus};
 pub use cache::{Cache, CacheError};
 pub use probe::{ProbeResult, Prober};
 pub use remediation::{CommandOutcome, CommandRunner, RemediationStore};
-pub use store::{ActorStore, StoreError};
+pub use store::{ActorStore, SlaSnapshot, StoreError};

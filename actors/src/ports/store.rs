@@ -7,6 +7,15 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::{HostId, ServiceId};
 use crate::model::{HostRecord, HostStatus, ServiceRecord, ServiceStatus};
+use crate::sla::{SlaEffect, SlaRule, Standing, Tz};
+
+/// A service's SLA rule and where it stands in the rule's current window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlaSnapshot {
+    pub rule: SlaRule,
+    pub tz: Tz,
+    pub standing: Standing,
+}
 
 /// A store operation failed (connection lost, timeout); the caller may retry.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -54,5 +63,22 @@ pub trait ActorStore: Send + Sync + 'static {
         status: ServiceStatus,
         error: Option<&str>,
         at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The service's SLA rule and its standing at `now` (downtime so far in the
+    /// window, current down span, open violation); `None` when it has no rule.
+    async fn sla_snapshot(
+        &self,
+        id: ServiceId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SlaSnapshot>, StoreError>;
+
+    /// Records a violation starting or ending.
+    async fn record_sla(
+        &self,
+        id: ServiceId,
+        effect: &SlaEffect,
+        description: &str,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 }

@@ -8,7 +8,8 @@ use super::messages::ServiceMsg;
 use super::state::{ServiceEffect, ServiceState};
 use crate::deps::{with_retry, ActorDeps};
 use crate::ids::{HostId, ServiceId};
-use crate::model::{HostStatus, LiveEvent, ServiceRecord};
+use crate::model::{HostStatus, LiveEvent, ServiceRecord, ServiceStatus};
+use crate::sla::{SlaEffect, SlaTracker};
 
 pub struct ServiceActor;
 
@@ -26,9 +27,59 @@ pub struct ServiceActorState {
     host_id: HostId,
     machine: ServiceState,
     deps: ActorDeps,
+    /// The error budget of the service's SLA rule, when it has one.
+    sla: Option<SlaTracker>,
+}
+
+/// Loads the service's SLA standing; a store failure leaves it untracked (logged).
+async fn load_sla(deps: &ActorDeps, id: crate::ids::ServiceId) -> Option<SlaTracker> {
+    let (store, now) = (Arc::clone(&deps.store), deps.clock.now());
+    match with_retry("load sla", || store.sla_snapshot(id, now)).await {
+        Ok(snapshot) => snapshot.map(|s| SlaTracker::new(s.rule, s.tz, s.standing)),
+        Err(e) => {
+            tracing::error!(service_id = %id, error = %e, "could not load the service's SLA standing");
+            None
+        }
+    }
 }
 
 impl ServiceActor {
+    /// Feeds a check (or a concluded status) to the SLA tracker and records what it finds.
+    async fn track_sla(
+        &self,
+        st: &mut ServiceActorState,
+        status: ServiceStatus,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let up = match status {
+            ServiceStatus::Up => true,
+            ServiceStatus::Down => false,
+            _ => return,
+        };
+        let Some(tracker) = st.sla.as_mut() else { return };
+        for effect in tracker.observe(up, at) {
+            let description = match &effect {
+                SlaEffect::ViolationStarted { down_secs, budget_secs, .. } => format!(
+                    "{} 在 {} 窗口内停机 {:.1} 分钟,超出错误预算 {:.1} 分钟 (目标 {}%)",
+                    st.machine.name,
+                    tracker.rule.window.as_str(),
+                    down_secs / 60.0,
+                    budget_secs / 60.0,
+                    tracker.rule.target_percent
+                ),
+                SlaEffect::ViolationEnded { .. } => String::new(),
+            };
+            let (store, id, now) = (Arc::clone(&st.deps.store), st.service_id, st.deps.clock.now());
+            if let Err(e) = with_retry("record sla violation", || {
+                store.record_sla(id, &effect, &description, now)
+            })
+            .await
+            {
+                tracing::error!(service_id = %id, error = %e, "could not record an SLA violation");
+            }
+        }
+    }
+
     async fn apply(
         &self,
         myself: &ActorRef<ServiceMsg>,
@@ -38,6 +89,7 @@ impl ServiceActor {
         for effect in effects {
             match effect {
                 ServiceEffect::StatusChanged { status, error, at } => {
+                    self.track_sla(st, status, at).await;
                     let (store, id) = (Arc::clone(&st.deps.store), st.service_id);
                     let err = error.clone();
                     if let Err(e) = with_retry("set service status", || {
@@ -96,6 +148,7 @@ impl Actor for ServiceActor {
             record,
             probing: false,
             machine,
+            sla: load_sla(&args.deps, args.service_id).await,
             deps: args.deps,
         };
         self.apply(&myself, &mut st, effects).await;
@@ -111,12 +164,11 @@ impl Actor for ServiceActor {
         let now = st.deps.clock.now();
         match msg {
             ServiceMsg::RecordCheck { status, error, at } => {
-                let effects = st.machine.on_check(
-                    status,
-                    error,
-                    at.max(now - chrono::Duration::seconds(1)).min(now),
-                );
+                let at = at.max(now - chrono::Duration::seconds(1)).min(now);
+                let effects = st.machine.on_check(status, error, at);
                 self.apply(&myself, st, effects).await;
+                // Every check counts: a long outage breaks the budget between changes.
+                self.track_sla(st, status, at).await;
             }
             ServiceMsg::ProbeDue => {
                 let on = st.deps.server_side_checks.load(std::sync::atomic::Ordering::Relaxed);
@@ -153,8 +205,10 @@ impl Actor for ServiceActor {
             ServiceMsg::ProbeCompleted { result, at } => {
                 st.probing = false;
                 if let Some(r) = result {
+                    let status = r.status;
                     let effects = st.machine.on_check(r.status, r.error, at);
                     self.apply(&myself, st, effects).await;
+                    self.track_sla(st, status, at).await;
                 }
             }
             ServiceMsg::ApplyInterval { interval_secs } => {
@@ -170,6 +224,9 @@ impl Actor for ServiceActor {
                     .is_some_and(|h| h.live.status() == HostStatus::Online);
                 let effects = st.machine.on_deadline(generation, now, online);
                 self.apply(&myself, st, effects).await;
+            }
+            ServiceMsg::ReloadSla => {
+                st.sla = load_sla(&st.deps, st.service_id).await;
             }
             ServiceMsg::GetStatus(reply) => {
                 if !reply.is_closed() {

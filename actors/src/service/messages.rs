@@ -17,6 +17,8 @@ pub enum ServiceMsg {
     ProbeDue,
     /// A server-side probe finished and its check row is stored.
     ProbeCompleted { result: Option<crate::ports::ProbeResult>, at: DateTime<Utc> },
+    /// The service's SLA rule was created or deleted: reload it from the store.
+    ReloadSla,
     /// The current status (call).
     GetStatus(RpcReplyPort<ServiceStatus>),
     /// Makes the actor fail, to exercise supervision (test builds only).

@@ -12,9 +12,11 @@ pub mod hosts;
 pub mod logs;
 pub mod notifications;
 pub mod remediations;
+pub mod reports;
 pub mod servers;
 pub mod services;
 pub mod settings;
+pub mod sla;
 pub mod topology;
 pub mod users;
 pub mod webhooks;
@@ -162,6 +164,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/ai/root-cause", post(ai::root_cause))
         .route("/api/v1/ai/system-summary", get(ai::system_summary))
         .route("/api/v1/ai/generate-runbook", post(ai::generate_runbook))
+        .route("/api/v1/reports", get(reports::list))
+        .route("/api/v1/reports/generate", post(reports::generate))
+        .route("/api/v1/reports/{id}", get(reports::get_one).delete(reports::delete))
+        .route("/api/v1/sla/rules", get(sla::list_rules).post(sla::create_rule))
+        .route("/api/v1/sla/rules/{id}", delete(sla::delete_rule))
+        .route("/api/v1/sla/status", get(sla::status))
+        .route("/api/v1/sla/violations", get(sla::violations))
+        .route("/api/v1/sla/report", get(sla::report))
         .route("/api/v1/dashboard/trends", get(dashboard::trends))
         .route("/api/v1/ws/dashboard", get(super::ws::dashboard))
         .route("/ws/logs", get(super::ws::logs))

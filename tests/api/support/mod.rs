@@ -116,6 +116,9 @@ impl TestApp {
         env.insert("WARDEN_AUTH__JWT_SECRET".into(), JWT_SECRET.into());
         env.insert("WARDEN_STORAGE__MAX_CONNECTIONS".into(), "4".into());
         env.insert("WARDEN_SERVER__SHUTDOWN_GRACE_SECS".into(), "1".into());
+        // Scheduled reports would notify every channel a test creates; the scheduler's
+        // own test turns it on.
+        env.insert("WARDEN_REPORTS__SCHEDULE".into(), "false".into());
         let mut redis = false;
         if backend == Backend::Postgres {
             let url = required_env("TEST_DATABASE_URL")?;
