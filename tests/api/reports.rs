@@ -315,6 +315,21 @@ async fn service_actors_record_violations(app: TestApp) {
         30,
         "the last 30 days by default"
     );
+    // Down again: another violation; deleting the rule ends it.
+    check(&app, &f, api, false, wall_clock()).await;
+    wait_until("a second violation is recorded", || async {
+        app.get("/api/v1/sla/violations", Some(&f.admin))
+            .await
+            .body
+            .as_array()
+            .is_some_and(|v| v.len() == 2)
+    })
+    .await;
+    let rule_id =
+        app.get("/api/v1/sla/rules", Some(&f.admin)).await.body[0]["id"].as_i64().unwrap();
+    app.delete(&format!("/api/v1/sla/rules/{rule_id}"), Some(&f.admin)).await;
+    let all = app.get("/api/v1/sla/violations", Some(&f.admin)).await.body;
+    assert!(all.as_array().unwrap().iter().all(|v| !v["ended_at"].is_null()), "{all}");
 }
 
 async fn reports_are_built_from_real_data(app: TestApp) {

@@ -130,7 +130,7 @@ pub async fn create_rule(
     Ok((StatusCode::CREATED, Json(rule_json(&row))))
 }
 
-/// Delete an SLA rule (its recorded violations stay).
+/// Delete an SLA rule (its recorded violations stay; an open one ends now).
 #[utoipa::path(delete, path = "/api/v1/sla/rules/{id}", tag = "sla", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, description = "{detail: 已删除}"), (status = 404, description = "规则不存在")))]
 pub async fn delete_rule(
@@ -142,6 +142,8 @@ pub async fn delete_rule(
     let Some(service_id) = state.db.delete_sla_rule(id).await? else {
         return Err(ApiError::not_found("规则不存在"));
     };
+    // Nothing will end an open violation of a rule that is gone.
+    state.db.close_violation(id, state.clock.now()).await?;
     reload(&state, service_id);
     audit(&state, Audit::new(Some(user.id), "delete_sla_rule", "sla_rule").resource(id).ip(&ip))
         .await;
