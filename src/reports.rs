@@ -110,12 +110,14 @@ impl Reports {
         to: DateTime<Utc>,
         tz: Tz,
     ) -> Result<Value, sqlx::Error> {
-        let period = (to - from).num_seconds().max(1) as f64;
+        // Only the part of the period that has happened is judged.
+        let observed_end = to.min(self.clock.now()).max(from);
+        let period = (observed_end - from).num_seconds().max(1) as f64;
         // Hosts and their availability (offline time from host-offline alerts).
         let hosts = self.db.all_hosts().await?;
         let mut offline: BTreeMap<i64, f64> = BTreeMap::new();
-        for (host, fired, resolved) in self.db.offline_spans(from, to).await? {
-            let span = resolved.unwrap_or(to).min(to) - fired.max(from);
+        for (host, fired, resolved) in self.db.offline_spans(from, observed_end).await? {
+            let span = resolved.unwrap_or(observed_end).min(observed_end) - fired.max(from);
             *offline.entry(host).or_default() += span.num_seconds().max(0) as f64;
         }
         let mut host_rows: Vec<Value> = hosts
@@ -186,7 +188,7 @@ impl Reports {
         let mut sla = Vec::new();
         for r in self.db.list_sla_rules().await? {
             let (prior, checks) = self.db.checks_between(r.service_id, from, to).await?;
-            let a = availability(prior, &checks, from, to.min(self.clock.now()));
+            let a = availability(prior, &checks, from, observed_end);
             sla.push(json!({"service_id": r.service_id, "service_name": r.service_name, "target_percent": r.target_percent,
                             "actual_percent": a.percent(), "is_met": a.percent().map(|p| p >= r.target_percent),
                             "downtime_minutes": round1(a.down_secs / 60.0)}));
