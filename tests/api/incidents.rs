@@ -86,8 +86,15 @@ async fn free_text_alerts_become_incidents_once(backend: Backend) {
     let other = post_alert(&app, &admin, "【告警】MySQL 慢查询激增\n级别: P1\n主机: db-01").await;
     assert_eq!(other["incident_id"], format!("INC-{day}-002"));
 
-    // The rules engine diagnoses it; nothing explains this alert, so it escalates.
-    let data = diagnosed(&app, &admin, &id).await;
+    // The rules engine diagnoses it; nothing explains this alert, so it escalates (the
+    // escalation event follows the completed diagnosis).
+    diagnosed(&app, &admin, &id).await;
+    wait_until("the incident escalates", || async {
+        let res = app.get(&format!("/api/incidents/{id}"), Some(&admin)).await;
+        event_types(&res.body["data"]).contains(&"incident_escalated")
+    })
+    .await;
+    let data = app.get(&format!("/api/incidents/{id}"), Some(&admin)).await.body["data"].clone();
     assert_eq!(data["title"], "Pod CrashLoopBackOff");
     assert_eq!(data["diagnosis"]["engine"], "rules");
     assert!(data["diagnosis"]["confidence"].as_f64().unwrap() < 0.3, "{}", data["diagnosis"]);
