@@ -15,6 +15,7 @@ use warden_actors::incident::parse::{fingerprint, parse_alert, severity_from_war
 use warden_actors::incident::rules::{conclude, plan, Facts, ESCALATE_BELOW};
 use warden_actors::model::{AlertEventKind, LiveEvent, RunChange};
 use warden_actors::ports::RemediationStore;
+use warden_actors::remediation::runbook::{builtins, select, AlertFacts, Runbook};
 
 use crate::plugins::PluginRunner;
 use crate::storage::incidents::{IncidentChange, NewIncident};
@@ -258,6 +259,82 @@ impl Incidents {
                     now,
                 )
                 .await?;
+        } else if !escalate {
+            self.propose(id, &d).await?;
+        }
+        Ok(())
+    }
+
+    /// The proposal step: the runbook that answers the diagnosed incident (custom
+    /// runbooks first), recorded as the incident's proposal. A remediation run of the
+    /// incident's alert, if one starts, records its own proposal over this one.
+    async fn propose(
+        &self,
+        id: &str,
+        d: &warden_actors::incident::rules::Diagnosis,
+    ) -> Result<(), sqlx::Error> {
+        let Some(row) = self.db.incident(id).await? else { return Ok(()) };
+        if row.proposal_json.is_some() || row.status != "open" {
+            return Ok(());
+        }
+        let alert = match row.alert_id {
+            Some(a) => self.db.alert_by_id(a).await?,
+            None => None,
+        };
+        let rule = match alert.as_ref().and_then(|a| a.rule_id) {
+            Some(r) => self.db.rule_by_id(r).await?,
+            None => None,
+        };
+        let hostname = match row.host_id {
+            Some(h) => self.db.host_by_id(h).await?.map(|h| h.hostname),
+            None => None,
+        };
+        let facts = AlertFacts {
+            alert_id: row.alert_id.unwrap_or(0),
+            host_id: row.host_id,
+            hostname,
+            host_tags: Vec::new(),
+            service: row.service.clone(),
+            alert_type: rule
+                .as_ref()
+                .map(|r| r.fields.rule_type.clone())
+                .or_else(|| alert.as_ref().map(|a| a.source.clone()))
+                .unwrap_or_else(|| row.source.clone()),
+            metric: rule.as_ref().and_then(|r| r.fields.metric.clone()),
+            title: row.title.clone(),
+            // The conclusion's words count too: it names what the diagnosis found.
+            message: format!("{}\n{}", row.description, d.conclusion),
+            severity: row.severity.clone(),
+            status: "firing".into(),
+        };
+        let mut runbooks: Vec<Runbook> = self
+            .db
+            .list_custom_runbooks()
+            .await?
+            .iter()
+            .filter(|r| r.is_active)
+            .map(|r| r.runbook())
+            .collect();
+        runbooks.extend(builtins());
+        let Some(r) = select(&runbooks, &facts) else { return Ok(()) };
+        let risk = risk_of(r.risk_level.as_str());
+        let now = self.clock.now();
+        let proposal = json!({
+            "runbook": r.name, "description": r.description, "risk_level": risk, "source": "diagnosis",
+            "steps": r.steps.iter().map(|s| s.command.as_str()).collect::<Vec<_>>(),
+            "rollback_plan": r.steps.iter().filter_map(|s| s.rollback_command.as_deref()).collect::<Vec<_>>(),
+            "estimated_duration_seconds": r.steps.iter().chain(&r.verify_steps).map(|s| s.timeout_sec).sum::<u64>(),
+            "proposed_at": now,
+        });
+        let change = IncidentChange {
+            proposal: Some(&proposal),
+            ..IncidentChange::event(
+                event::PROPOSAL_CREATED,
+                json!({"runbook": r.name, "risk_level": risk, "source": "diagnosis"}),
+            )
+        };
+        if self.db.change_incident(id, &change, now).await? {
+            self.publish("proposal_created", json!({"incident_id": id, "risk_level": risk}));
         }
         Ok(())
     }

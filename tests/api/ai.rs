@@ -510,7 +510,7 @@ async fn llm_incident_diagnosis_calls_tools_within_its_bounds(backend: Backend) 
     stub.script([
         Answer::Tools(vec![("get_host_metrics".into(), json!({"host_id": host}))]),
         Answer::Tools(vec![("search_logs".into(), json!({"query": "timeout"})), ("list_hosts".into(), json!({}))]),
-        Answer::Json(json!({"conclusion": "orders cannot reach its database", "confidence": 0.8,
+        Answer::Json(json!({"conclusion": "orders cannot write: no space left on device", "confidence": 0.8,
                             "key_findings": ["6 connection timeouts"], "suggested_actions": ["check the db pool"]})),
     ]);
     let res = app
@@ -536,7 +536,21 @@ async fn llm_incident_diagnosis_calls_tools_within_its_bounds(backend: Backend) 
         (done["data"]["engine"].as_str(), done["data"]["confidence"].as_f64()),
         (Some("llm"), Some(0.8))
     );
-    assert_eq!(incident["diagnosis"]["conclusion"], "orders cannot reach its database");
+    assert_eq!(incident["diagnosis"]["conclusion"], "orders cannot write: no space left on device");
+    // The proposal step picks the runbook the conclusion calls for.
+    let incident = {
+        let path = format!("/api/incidents/{id}");
+        wait_until("the proposal is made", || async {
+            !app.get(&path, Some(&admin)).await.body["data"]["proposal"].is_null()
+        })
+        .await;
+        app.get(&path, Some(&admin)).await.body["data"].clone()
+    };
+    assert_eq!(
+        (incident["proposal"]["runbook"].as_str(), incident["proposal"]["source"].as_str()),
+        (Some("disk_cleanup"), Some("diagnosis"))
+    );
+    assert_eq!(events(&incident, "proposal_created")[0]["data"]["runbook"], "disk_cleanup");
     assert_eq!(incident["diagnosis"]["key_findings"], json!(["6 connection timeouts"]));
     // The model was told the third call did not run, and every tool result answered a call.
     let requests = stub.requests();
