@@ -378,6 +378,21 @@ async fn follow_settings(state: AppState) {
             );
             state.runtime.apply_server_side_checks(new.server_side_checks);
         }
+        if new.report_timezone != current.report_timezone {
+            // SLA windows are local days, weeks and months: the trackers start over.
+            tracing::info!(
+                report_timezone = new.report_timezone.name(),
+                "applying the new report time zone"
+            );
+            match state.db.list_sla_rules().await {
+                Ok(rules) => {
+                    for r in rules {
+                        crate::http::v1::sla::reload(&state, r.service_id);
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "could not reload the SLA trackers"),
+            }
+        }
         current = new;
     }
 }

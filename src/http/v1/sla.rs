@@ -37,7 +37,7 @@ pub fn violation_json(v: &ViolationRow) -> Value {
 }
 
 /// Tells the service's actor its rule changed.
-fn reload(state: &AppState, service_id: i64) {
+pub fn reload(state: &AppState, service_id: i64) {
     if let Some(e) = state.runtime.registry.service(ServiceId(service_id)) {
         let _ = e.actor.cast(ServiceMsg::ReloadSla);
     }
