@@ -15,7 +15,7 @@ use warden_actors::incident::parse::{fingerprint, parse_alert, severity_from_war
 use warden_actors::incident::rules::{conclude, plan, Facts, ESCALATE_BELOW};
 use warden_actors::model::{AlertEventKind, LiveEvent, RunChange};
 use warden_actors::ports::RemediationStore;
-use warden_actors::remediation::runbook::{builtins, select, AlertFacts, Runbook};
+use warden_actors::remediation::runbook::{builtins, select, AlertFacts};
 
 use crate::plugins::PluginRunner;
 use crate::storage::incidents::{IncidentChange, NewIncident};
@@ -307,14 +307,14 @@ impl Incidents {
             severity: row.severity.clone(),
             status: "firing".into(),
         };
-        let mut runbooks: Vec<Runbook> = self
-            .db
-            .list_custom_runbooks()
-            .await?
-            .iter()
-            .filter(|r| r.is_active)
-            .map(|r| r.runbook())
-            .collect();
+        // The same set, in the same order, that remediation matches alerts against.
+        let mut runbooks = match DbRemediationStore(self.db.clone()).custom_runbooks().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(incident = id, error = %e, "could not load the runbooks to propose one");
+                return Ok(());
+            }
+        };
         runbooks.extend(builtins());
         let Some(r) = select(&runbooks, &facts) else { return Ok(()) };
         let risk = risk_of(r.risk_level.as_str());

@@ -195,24 +195,8 @@ impl Reports {
         }
 
         // Notable error-log clusters.
-        let filter = LogFilter {
-            levels: ["ERROR", "CRITICAL", "FATAL"].map(String::from).to_vec(),
-            start: Some(from),
-            end: Some(to),
-            ..LogFilter::default()
-        };
-        let found = self.db.search_logs(&filter, 1, 2000).await?;
-        let entries: Vec<logs::LogEntry> = found
-            .items
-            .iter()
-            .map(|l| logs::LogEntry {
-                hostname: l.hostname.clone().unwrap_or_default(),
-                service: l.service.clone().unwrap_or_default(),
-                level: l.level.clone(),
-                message: l.message.clone(),
-                timestamp: l.timestamp,
-            })
-            .collect();
+        let found = self.db.search_logs(&LogFilter::errors(from, to), 1, 2000).await?;
+        let entries: Vec<logs::LogEntry> = found.items.iter().map(|l| l.entry()).collect();
         let clusters: Vec<Value> = logs::cluster(&entries)
             .into_iter()
             .take(5)

@@ -239,6 +239,15 @@ impl PageQuery {
     }
 }
 
+/// 422 at `loc` unless `value` is one of `allowed` (the message lists them).
+pub fn one_of(loc: &[&str], value: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    if allowed.contains(&value) {
+        return Ok(());
+    }
+    let names: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
+    Err(ApiError::field(loc, "enum", format!("Input should be {}", names.join(", "))))
+}
+
 /// The client's address: the first `X-Forwarded-For` entry when
 /// `server.trust_forwarded_for` is set, otherwise the peer address.
 #[derive(Debug, Clone)]

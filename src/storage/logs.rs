@@ -43,7 +43,30 @@ pub struct TimeCount {
     pub count: i64,
 }
 
+impl LogRow {
+    /// The line as the AI rules engine reads it.
+    pub fn entry(&self) -> warden_actors::ai::logs::LogEntry {
+        warden_actors::ai::logs::LogEntry {
+            hostname: self.hostname.clone().unwrap_or_else(|| format!("host-{}", self.host_id)),
+            service: self.service.clone().unwrap_or_default(),
+            level: self.level.clone(),
+            message: self.message.clone(),
+            timestamp: self.timestamp,
+        }
+    }
+}
+
 impl LogFilter {
+    /// ERROR-or-worse lines between two times.
+    pub fn errors(start: DateTime<Utc>, end: DateTime<Utc>) -> LogFilter {
+        LogFilter {
+            levels: ["ERROR", "CRITICAL", "FATAL"].map(String::from).to_vec(),
+            start: Some(start),
+            end: Some(end),
+            ..LogFilter::default()
+        }
+    }
+
     /// The WHERE clause and its text parameters for one backend. Numbers and times
     /// are bound; the level list is validated to `[A-Z]+` before it gets here.
     fn clause(&self, db: &Db) -> (String, Option<String>) {

@@ -29,6 +29,16 @@ impl Histogram {
         self.observe_in(&BUCKETS, secs);
     }
 
+    /// The cumulative buckets, sum and count of one labelled series.
+    fn render(&self, out: &mut String, name: &str, labels: &str, bounds: &[f64; 12]) {
+        for (bound, n) in bounds.iter().zip(self.buckets.iter()) {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+
     fn observe_in(&mut self, bounds: &[f64; 12], secs: f64) {
         for (i, bound) in bounds.iter().enumerate() {
             if secs <= *bound {
@@ -103,20 +113,7 @@ impl HttpMetrics {
         );
         for ((method, route), h) in &s.latency {
             let labels = format!("method=\"{}\",route=\"{}\"", escape(method), escape(route));
-            for (bound, n) in BUCKETS.iter().zip(h.buckets.iter()) {
-                let _ = writeln!(
-                    out,
-                    "warden_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "warden_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(out, "warden_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ =
-                writeln!(out, "warden_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            h.render(&mut out, "warden_http_request_duration_seconds", &labels, &BUCKETS);
         }
         out
     }
@@ -235,21 +232,7 @@ impl LlmMetrics {
         );
         for (p, e) in s.iter() {
             let labels = format!("provider=\"{}\"", escape(p));
-            let h = &e.latency;
-            for (bound, n) in LLM_BUCKETS.iter().zip(h.buckets.iter()) {
-                let _ = writeln!(
-                    out,
-                    "warden_llm_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "warden_llm_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(out, "warden_llm_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ =
-                writeln!(out, "warden_llm_request_duration_seconds_count{{{labels}}} {}", h.count);
+            e.latency.render(out, "warden_llm_request_duration_seconds", &labels, &LLM_BUCKETS);
         }
     }
 }

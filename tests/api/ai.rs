@@ -43,8 +43,19 @@ async fn fleet(app: &TestApp, admin: &str) -> (String, i64) {
     (agent, host)
 }
 
-/// The id of the host's firing alert, once there is one.
-async fn firing_alert(app: &TestApp, admin: &str, host: i64) -> i64 {
+/// A CPU rule that fires at once, a breaching report, and the id of the alert it fired.
+async fn hot_cpu_alert(app: &TestApp, admin: &str, agent: &str, host: i64) -> i64 {
+    let res = app
+        .post(
+            "/api/v1/alert-rules",
+            json!({"name": "cpu hot", "metric": "cpu_percent", "operator": ">", "threshold": 80,
+                   "duration_seconds": 0, "cooldown_seconds": 0}),
+            Some(admin),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    app.post("/api/v1/agent/metrics", json!({"host_id": host, "cpu_percent": 97.0}), Some(agent))
+        .await;
     let path = format!("/api/v1/alerts?host_id={host}&status=firing");
     wait_until("the cpu alert fires", || async {
         app.get(&path, Some(admin)).await.body["items"][0]["id"].is_i64()
@@ -149,18 +160,7 @@ async fn rules_engine_answers_every_route(app: TestApp) {
     );
 
     // Root cause of a real alert; 404 and 422 for bad alert ids.
-    let res = app
-        .post(
-            "/api/v1/alert-rules",
-            json!({"name": "cpu hot", "metric": "cpu_percent", "operator": ">", "threshold": 80,
-              "duration_seconds": 0, "cooldown_seconds": 0}),
-            Some(&admin),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-    app.post("/api/v1/agent/metrics", json!({"host_id": host, "cpu_percent": 97.0}), Some(&agent))
-        .await;
-    let alert = firing_alert(&app, &admin, host).await;
+    let alert = hot_cpu_alert(&app, &admin, &agent, host).await;
     let res =
         app.post(&format!("/api/v1/ai/root-cause?alert_id={alert}"), json!({}), Some(&admin)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
@@ -380,18 +380,7 @@ async fn openai_compatible_llm_answers_and_failures_are_502(backend: Backend) {
     );
 
     // Root cause.
-    let rule = app
-        .post(
-            "/api/v1/alert-rules",
-            json!({"name": "cpu hot", "metric": "cpu_percent", "operator": ">", "threshold": 80,
-              "duration_seconds": 0, "cooldown_seconds": 0}),
-            Some(&admin),
-        )
-        .await;
-    assert_eq!(rule.status, StatusCode::CREATED);
-    app.post("/api/v1/agent/metrics", json!({"host_id": host, "cpu_percent": 97.0}), Some(&agent))
-        .await;
-    let alert = firing_alert(&app, &admin, host).await;
+    let alert = hot_cpu_alert(&app, &admin, &agent, host).await;
     stub.script([Answer::Json(
         json!({"root_cause": "磁盘 I/O 饱和导致服务响应超时", "evidence": ["磁盘使用率 95%"],
                                      "recommendations": ["扩容磁盘"], "confidence": 0.7}),

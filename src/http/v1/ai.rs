@@ -23,7 +23,7 @@ use warden_actors::remediation::runbook::{RiskLevel, Runbook, Step};
 
 use crate::http::error::ApiError;
 use crate::http::extract::{
-    parse_json, AppJson, AppPath, AppQuery, AuthUser, OperatorUser, PageQuery,
+    one_of, parse_json, AppJson, AppPath, AppQuery, AuthUser, OperatorUser, PageQuery,
 };
 use crate::http::state::AppState;
 use crate::llm::{LlmConfig, LlmError};
@@ -86,16 +86,6 @@ fn str_list(v: &Value, key: &str) -> Result<Vec<String>, String> {
                 .ok_or_else(|| format!("\"{key}\" must hold only strings"))
         })
         .collect()
-}
-
-fn log_entry(l: &LogRow) -> logs::LogEntry {
-    logs::LogEntry {
-        hostname: l.hostname.clone().unwrap_or_else(|| format!("host-{}", l.host_id)),
-        service: l.service.clone().unwrap_or_default(),
-        level: l.level.clone(),
-        message: l.message.clone(),
-        timestamp: l.timestamp,
-    }
 }
 
 /// Levels from `ERROR` or `error,warn`; each must be letters only.
@@ -161,7 +151,7 @@ pub async fn analyze_logs(
         ..LogFilter::default()
     };
     let found = state.db.search_logs(&filter, 1, MAX_LOG_LINES).await?;
-    let entries: Vec<logs::LogEntry> = found.items.iter().map(log_entry).collect();
+    let entries: Vec<logs::LogEntry> = found.items.iter().map(LogRow::entry).collect();
     let lang = lang(&state);
     let rules = logs::analyze(&entries, hours as u32, lang);
     let cfg = llm_config(&state);
@@ -259,14 +249,6 @@ pub struct InsightsQuery {
     pub status: Option<String>,
 }
 
-fn one_of(loc: &[&str], value: &str, allowed: &[&str]) -> Result<(), ApiError> {
-    if allowed.contains(&value) {
-        return Ok(());
-    }
-    let names: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
-    Err(ApiError::field(loc, "enum", format!("Input should be {}", names.join(", "))))
-}
-
 /// Stored insights, newest first.
 #[utoipa::path(get, path = "/api/v1/ai/insights", tag = "ai", security(("bearer" = [])), params(InsightsQuery),
     responses((status = 200, description = "{items, total, page, page_size}")))]
@@ -324,10 +306,12 @@ pub struct ChatIn {
 
 /// Hosts, open alerts, approvals, recent errors and down services, as the answers
 /// need them.
-async fn live_facts(state: &AppState, now: DateTime<Utc>) -> Result<chat::Facts, ApiError> {
-    let hosts = state.db.all_hosts().await?;
-    let names: HashMap<i64, String> = hosts.iter().map(|h| (h.id, h.hostname.clone())).collect();
-    let host_facts = hosts
+/// Every host with its live status and latest CPU and memory.
+async fn host_facts(state: &AppState) -> Result<Vec<chat::HostFact>, ApiError> {
+    Ok(state
+        .db
+        .all_hosts()
+        .await?
         .iter()
         .map(|h| {
             let live = state.runtime.registry.host(HostId(h.id)).map(|e| e.live);
@@ -341,7 +325,13 @@ async fn live_facts(state: &AppState, now: DateTime<Utc>) -> Result<chat::Facts,
                 last_heartbeat: live.as_ref().and_then(|l| l.last_seen()).or(h.last_heartbeat),
             }
         })
-        .collect();
+        .collect())
+}
+
+async fn live_facts(state: &AppState, now: DateTime<Utc>) -> Result<chat::Facts, ApiError> {
+    let host_facts = host_facts(state).await?;
+    let names: HashMap<i64, String> =
+        host_facts.iter().map(|h| (h.id, h.hostname.clone())).collect();
     let firing = AlertFilter { status: Some("firing".into()), ..AlertFilter::default() };
     let alerts = state.db.list_alerts(&firing, 1, 100).await?.items;
     let approvals = state
@@ -355,16 +345,7 @@ async fn live_facts(state: &AppState, now: DateTime<Utc>) -> Result<chat::Facts,
         .items;
     let errors = state
         .db
-        .search_logs(
-            &LogFilter {
-                levels: ["ERROR", "CRITICAL", "FATAL"].map(String::from).to_vec(),
-                start: Some(now - Duration::hours(1)),
-                end: Some(now),
-                ..LogFilter::default()
-            },
-            1,
-            500,
-        )
+        .search_logs(&LogFilter::errors(now - Duration::hours(1), now), 1, 500)
         .await?
         .items;
     let services = state.db.all_services().await?;
@@ -624,15 +605,9 @@ pub async fn root_cause(
             }
         }
         input.others = series;
-        let filter = LogFilter {
-            host_id: Some(h.id),
-            levels: ["ERROR", "CRITICAL", "FATAL"].map(String::from).to_vec(),
-            start: Some(from),
-            end: Some(to),
-            ..LogFilter::default()
-        };
+        let filter = LogFilter { host_id: Some(h.id), ..LogFilter::errors(from, to) };
         input.errors =
-            state.db.search_logs(&filter, 1, 1000).await?.items.iter().map(log_entry).collect();
+            state.db.search_logs(&filter, 1, 1000).await?.items.iter().map(LogRow::entry).collect();
         let services: Vec<_> = state.db.all_services().await?;
         let mine: Vec<i64> = services.iter().filter(|s| s.host_id == h.id).map(|s| s.id).collect();
         input.services = services
@@ -729,35 +704,27 @@ pub async fn system_summary(
     _user: AuthUser,
 ) -> Result<Json<Value>, ApiError> {
     let now = state.clock.now();
-    let facts = live_facts(&state, now).await?;
-    let online = facts.hosts.iter().filter(|h| h.status == "online").count();
+    let hosts = host_facts(&state).await?;
+    let online = hosts.iter().filter(|h| h.status == "online").count();
+    let services = state.db.service_stats().await?;
+    let firing = AlertFilter { status: Some("firing".into()), ..AlertFilter::default() };
+    let open_alerts = state.db.list_alerts(&firing, 1, 1).await?.total;
+    let waiting = RunFilter { status: Some("pending_approval".into()), ..RunFilter::default() };
+    let pending_approvals = state.db.list_runs(&waiting, 1, 1).await?.total;
     let alerts_1h = state.db.alert_counts(now - Duration::hours(1)).await?;
-    let errors_1h = state
-        .db
-        .search_logs(
-            &LogFilter {
-                levels: ["ERROR", "CRITICAL", "FATAL"].map(String::from).to_vec(),
-                start: Some(now - Duration::hours(1)),
-                end: Some(now),
-                ..LogFilter::default()
-            },
-            1,
-            1,
-        )
-        .await?
-        .total;
+    let errors_1h =
+        state.db.search_logs(&LogFilter::errors(now - Duration::hours(1), now), 1, 1).await?.total;
     let mean = |f: fn(&chat::HostFact) -> Option<f64>| {
-        let v: Vec<f64> = facts.hosts.iter().filter_map(f).collect();
+        let v: Vec<f64> = hosts.iter().filter_map(f).collect();
         (!v.is_empty()).then(|| ((v.iter().sum::<f64>() / v.len() as f64) * 10.0).round() / 10.0)
     };
     Ok(Json(json!({
-        "hosts": {"total": facts.hosts.len(), "online": online, "offline": facts.hosts.len() - online},
-        "services": {"total": facts.services_total, "up": facts.services_total - facts.services_down.len(),
-                     "down": facts.services_down.len()},
+        "hosts": {"total": hosts.len(), "online": online, "offline": hosts.len() - online},
+        "services": {"total": services.total, "up": services.total - services.unhealthy, "down": services.unhealthy},
         "recent_1h": {"alert_count": alerts_1h.2, "error_log_count": errors_1h},
         "avg_usage": {"cpu_percent": mean(|h| h.cpu_percent), "memory_percent": mean(|h| h.memory_percent)},
-        "open_alerts": facts.alerts.len(),
-        "pending_approvals": facts.approvals.len(),
+        "open_alerts": open_alerts,
+        "pending_approvals": pending_approvals,
     })))
 }
 

@@ -14,7 +14,7 @@ use warden_actors::ids::HostId;
 use crate::http::audit::{audit, Audit};
 use crate::http::error::ApiError;
 use crate::http::extract::{
-    AgentAuth, AppJson, AppPath, AppQuery, AuthUser, ClientIp, OperatorUser, PageQuery,
+    one_of, AgentAuth, AppJson, AppPath, AppQuery, AuthUser, ClientIp, OperatorUser, PageQuery,
 };
 use crate::http::state::AppState;
 use crate::storage::inventory::{
@@ -31,14 +31,6 @@ fn field(loc: &[&str], kind: &str, msg: impl Into<String>) -> ApiError {
     let mut full = vec!["body"];
     full.extend_from_slice(loc);
     ApiError::field(&full, kind, msg)
-}
-
-fn one_of(loc: &[&str], value: &str, allowed: &[&str]) -> Result<(), ApiError> {
-    if allowed.contains(&value) {
-        return Ok(());
-    }
-    let names: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
-    Err(field(loc, "enum", format!("Input should be {}", names.join(", "))))
 }
 
 /// A trimmed optional text of at most `max` characters; empty means absent.
@@ -198,7 +190,7 @@ fn check_upstreams(loc: &str, list: Vec<UpstreamIn>) -> Result<Vec<UpstreamField
             ));
         }
         let status = u.status.unwrap_or_else(|| "up".into());
-        one_of(&[loc, &i, "status"], &status, UPSTREAM_STATUSES)?;
+        one_of(&["body", loc, &i, "status"], &status, UPSTREAM_STATUSES)?;
         if out.iter().any(|o| o.upstream_name == name && o.backend_address == address) {
             return Err(field(
                 &[loc, &i],
@@ -274,7 +266,7 @@ fn check_server(
     };
     let status = match body.status {
         Some(s) => {
-            one_of(&["status"], &s, SERVER_STATUSES)?;
+            one_of(&["body", "status"], &s, SERVER_STATUSES)?;
             s
         }
         // The stored status, not the linked host's (which is only ever shown).
@@ -591,7 +583,7 @@ pub async fn add_server(
         ));
     }
     let status = body.status.unwrap_or_else(|| "running".into());
-    one_of(&["status"], &status, MEMBER_STATUSES)?;
+    one_of(&["body", "status"], &status, MEMBER_STATUSES)?;
     for (name, v) in [("cpu_percent", body.cpu_percent), ("mem_mb", body.mem_mb)] {
         if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
             return Err(field(
